@@ -1,0 +1,365 @@
+"""The exception hierarchy of ventros-channels.
+
+Every error the library raises on purpose derives from :class:`VentrosChannelsError`,
+so ``except VentrosChannelsError`` catches them all. The tree::
+
+    VentrosChannelsError
+    ├── InvalidInputError               bad data handed to the library; lists every bad field
+    │   ├── InvalidChannelError         aggregate fields (blank name, missing project, ...)
+    │   └── ChannelConfigError          per-platform configuration
+    ├── DomainError                     a rule of the Channel aggregate was broken
+    │   ├── UnknownChannelTypeError     no config model / adapter for this type
+    │   ├── InvalidTransitionError      status change not in the transition table
+    │   └── InvariantError              e.g. activation before the webhook is configured
+    ├── RepositoryError
+    │   ├── ChannelNotFoundError
+    │   ├── ConcurrencyError            stale version on save (optimistic concurrency)
+    │   └── RepositoryUnavailableError  the store cannot be reached
+    ├── WebhookError
+    │   ├── WebhookVerificationError    bad / missing signature, stale timestamp, bad handshake
+    │   └── WebhookPayloadError         body is not what the platform sends
+    ├── AdapterError
+    │   ├── AdapterNotFoundError
+    │   ├── AdapterLoadError            a plug-in failed to import or is invalid
+    │   └── CapabilityNotSupportedError
+    ├── ChannelInactiveError            send / process on a channel that is not active
+    └── PlatformError                   the platform answered with an error (or not at all)
+        ├── AuthenticationError         token invalid or expired              (permanent)
+        ├── PermissionDeniedError       missing permission / capability        (permanent)
+        ├── RateLimitedError            throttled; ``retry_after`` seconds     (retryable)
+        ├── RecipientUnavailableError   blocked, deactivated, not on platform  (permanent)
+        ├── OutsideMessagingWindowError 24 h / 7 d window closed               (permanent)
+        ├── InvalidRequestError         bad parameter                          (permanent)
+        │   └── ChatMigratedError       Telegram group became a supergroup
+        ├── ResourceNotFoundError       session / media / chat not found       (permanent)
+        ├── PlatformUnavailableError    5xx, timeouts, connection errors       (retryable)
+        └── DeliveryUncertainError      a send failed ambiguously; may have been delivered
+
+No message, ``repr`` or attribute of these errors ever holds a secret: they are built from
+field names, codes and the platform's own descriptions (with configured secrets redacted).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TypedDict
+
+import attrs
+from typing_extensions import Unpack
+
+__all__ = [
+    "AdapterError",
+    "AdapterLoadError",
+    "AdapterNotFoundError",
+    "AuthenticationError",
+    "CapabilityNotSupportedError",
+    "ChannelConfigError",
+    "ChannelInactiveError",
+    "ChannelNotFoundError",
+    "ChatMigratedError",
+    "ConcurrencyError",
+    "DeliveryUncertainError",
+    "DomainError",
+    "FieldError",
+    "InvalidChannelError",
+    "InvalidInputError",
+    "InvalidRequestError",
+    "InvalidTransitionError",
+    "InvariantError",
+    "OutsideMessagingWindowError",
+    "PermissionDeniedError",
+    "PlatformError",
+    "PlatformErrorDetails",
+    "PlatformUnavailableError",
+    "RateLimitedError",
+    "RecipientUnavailableError",
+    "RepositoryError",
+    "RepositoryUnavailableError",
+    "ResourceNotFoundError",
+    "UnknownChannelTypeError",
+    "VentrosChannelsError",
+    "WebhookError",
+    "WebhookPayloadError",
+    "WebhookVerificationError",
+]
+
+
+class VentrosChannelsError(Exception):
+    """Root of every error raised by ventros-channels."""
+
+
+@attrs.frozen
+class FieldError:
+    """One bad field: its dotted location and why it is bad (never its value)."""
+
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+
+class InvalidInputError(VentrosChannelsError, ValueError):
+    """Input data failed validation; ``errors`` names every bad field."""
+
+    def __init__(self, what: str, errors: Sequence[FieldError]) -> None:
+        self.what = what
+        self.errors: tuple[FieldError, ...] = tuple(errors)
+        detail = "; ".join(str(e) for e in self.errors)
+        super().__init__(f"invalid {what}: {detail}")
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The dotted names of the bad fields, in order."""
+        return tuple(e.field for e in self.errors)
+
+
+class InvalidChannelError(InvalidInputError):
+    """A channel attribute is missing or malformed (blank name, missing tenant, ...)."""
+
+    def __init__(self, errors: Sequence[FieldError]) -> None:
+        super().__init__("channel", errors)
+
+
+class ChannelConfigError(InvalidInputError):
+    """A per-platform configuration is missing fields or has malformed ones."""
+
+    def __init__(self, channel_type: str, errors: Sequence[FieldError]) -> None:
+        self.channel_type = channel_type
+        super().__init__(f"{channel_type} config", errors)
+
+
+class DomainError(VentrosChannelsError):
+    """A rule of the Channel aggregate was broken."""
+
+
+class UnknownChannelTypeError(DomainError, ValueError):
+    """No configuration model or adapter is known for this channel type."""
+
+    def __init__(self, channel_type: str) -> None:
+        self.channel_type = channel_type
+        super().__init__(
+            f"unknown channel type {channel_type!r}: not built in and no installed adapter "
+            "plug-in provides it"
+        )
+
+
+class InvalidTransitionError(DomainError):
+    """A status change that the transition table does not allow."""
+
+    def __init__(self, from_status: str, to_status: str, reason: str = "") -> None:
+        self.from_status = from_status
+        self.to_status = to_status
+        extra = f" ({reason})" if reason else ""
+        super().__init__(f"cannot move channel from {from_status!r} to {to_status!r}{extra}")
+
+
+class InvariantError(DomainError):
+    """An invariant of the aggregate would be broken; ``rule`` names it."""
+
+    def __init__(self, rule: str, message: str) -> None:
+        self.rule = rule
+        super().__init__(message)
+
+
+class RepositoryError(VentrosChannelsError):
+    """Base of persistence errors."""
+
+
+class ChannelNotFoundError(RepositoryError, LookupError):
+    """No channel with this id (or external id) exists for the tenant."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(f"channel not found: {key}")
+
+
+class ConcurrencyError(RepositoryError):
+    """The channel changed since it was loaded (optimistic concurrency)."""
+
+    def __init__(self, channel_id: str, expected_version: int, actual_version: int | None) -> None:
+        self.channel_id = channel_id
+        self.expected_version = expected_version
+        self.actual_version = actual_version
+        super().__init__(
+            f"channel {channel_id} was modified concurrently: expected stored version "
+            f"{expected_version}, found {actual_version}"
+        )
+
+
+class RepositoryUnavailableError(RepositoryError):
+    """The backing store could not be reached; nothing was written."""
+
+
+class WebhookError(VentrosChannelsError):
+    """Base of inbound webhook errors."""
+
+
+class WebhookVerificationError(WebhookError):
+    """The delivery is not proven to come from the platform; it must not be processed."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"webhook verification failed: {reason}")
+
+
+class WebhookPayloadError(WebhookError, ValueError):
+    """The body is not a payload the platform sends (bad JSON, wrong shape)."""
+
+    def __init__(self, platform: str, reason: str) -> None:
+        self.platform = platform
+        self.reason = reason
+        super().__init__(f"invalid {platform} webhook payload: {reason}")
+
+
+class AdapterError(VentrosChannelsError):
+    """Base of adapter lookup and capability errors."""
+
+
+class AdapterNotFoundError(AdapterError, LookupError):
+    """No adapter is registered for this channel type."""
+
+    def __init__(self, channel_type: str, available: Sequence[str] = ()) -> None:
+        self.channel_type = channel_type
+        known = ", ".join(sorted(available)) or "none"
+        super().__init__(f"no adapter for channel type {channel_type!r} (available: {known})")
+
+
+class AdapterLoadError(AdapterError):
+    """A plug-in adapter could not be loaded; names the distribution and the cause."""
+
+    def __init__(self, name: str, distribution: str | None, cause: str) -> None:
+        self.name = name
+        self.distribution = distribution
+        self.cause = cause
+        dist = f" from distribution {distribution!r}" if distribution else ""
+        super().__init__(f"adapter {name!r}{dist} failed to load: {cause}")
+
+
+class CapabilityNotSupportedError(AdapterError):
+    """The adapter does not offer this capability (check ``adapter.capabilities`` first)."""
+
+    def __init__(self, channel_type: str, capability: str) -> None:
+        self.channel_type = channel_type
+        self.capability = capability
+        super().__init__(f"{channel_type} adapter does not support {capability}")
+
+
+class ChannelInactiveError(VentrosChannelsError):
+    """The channel is not active, so it neither sends nor accepts deliveries."""
+
+    def __init__(self, channel_id: str, status: str) -> None:
+        self.channel_id = channel_id
+        self.status = status
+        super().__init__(f"channel {channel_id} is {status}, not active")
+
+
+class PlatformErrorDetails(TypedDict, total=False):
+    """Keyword arguments every :class:`PlatformError` accepts."""
+
+    platform: str
+    status_code: int | None
+    code: int | str | None
+    subcode: int | None
+    trace_id: str | None
+
+
+class PlatformError(VentrosChannelsError):
+    """The platform refused a request or could not be reached.
+
+    ``code``/``subcode`` are the platform's own, ``trace_id`` its request id
+    (Meta's ``fbtrace_id``), ``status_code`` the HTTP status if there was an answer.
+    """
+
+    retryable: bool = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        platform: str = "",
+        status_code: int | None = None,
+        code: int | str | None = None,
+        subcode: int | None = None,
+        trace_id: str | None = None,
+    ) -> None:
+        self.platform = platform
+        self.status_code = status_code
+        self.code = code
+        self.subcode = subcode
+        self.trace_id = trace_id
+        self.description = message
+        parts = [f"{platform}: {message}" if platform else message]
+        if code is not None:
+            parts.append(f"code={code}")
+        if subcode is not None:
+            parts.append(f"subcode={subcode}")
+        if status_code is not None:
+            parts.append(f"http={status_code}")
+        if trace_id:
+            parts.append(f"trace_id={trace_id}")
+        super().__init__(" ".join(parts))
+
+
+class AuthenticationError(PlatformError):
+    """The credentials were rejected: token invalid, expired or revoked."""
+
+
+class PermissionDeniedError(PlatformError):
+    """The credentials lack a permission or the account a capability."""
+
+
+class RateLimitedError(PlatformError):
+    """Throttled; wait ``retry_after`` seconds (``None`` when the platform gave no hint)."""
+
+    retryable = True
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        **kw: Unpack[PlatformErrorDetails],
+    ) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, **kw)
+
+
+class RecipientUnavailableError(PlatformError):
+    """The recipient cannot receive messages (blocked the account, deactivated, unknown)."""
+
+
+class OutsideMessagingWindowError(PlatformError):
+    """The free-form messaging window closed; send a template or a tagged message."""
+
+
+class InvalidRequestError(PlatformError):
+    """The platform rejected a parameter of the request."""
+
+
+class ChatMigratedError(InvalidRequestError):
+    """A Telegram group became a supergroup; re-key the chat to ``new_chat_id``."""
+
+    def __init__(
+        self, message: str, *, new_chat_id: str, **kw: Unpack[PlatformErrorDetails]
+    ) -> None:
+        self.new_chat_id = new_chat_id
+        super().__init__(message, **kw)
+
+
+class ResourceNotFoundError(PlatformError):
+    """The platform does not know the session, chat, message or media asked for."""
+
+
+class PlatformUnavailableError(PlatformError):
+    """A server error, timeout or connection failure; retrying later may succeed."""
+
+    retryable = True
+
+
+class DeliveryUncertainError(PlatformError):
+    """A send failed after the request may have reached the platform.
+
+    The library does not retry such sends on its own (the message could be delivered
+    twice); the host decides, for example after checking status webhooks.
+    """
