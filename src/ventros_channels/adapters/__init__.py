@@ -1,0 +1,31 @@
+"""Adapters: the interface, the registry, and the built-in platforms (loaded lazily)."""
+
+from ventros_channels.adapters.base import (
+    Capability,
+    ChannelAdapter,
+    ChatSummary,
+    ConnectionInfo,
+    HistoryPage,
+    MediaContent,
+    WebhookInfo,
+)
+from ventros_channels.adapters.registry import (
+    ENTRY_POINT_GROUP,
+    AdapterInfo,
+    AdapterRegistry,
+    default_registry,
+)
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "AdapterInfo",
+    "AdapterRegistry",
+    "Capability",
+    "ChannelAdapter",
+    "ChatSummary",
+    "ConnectionInfo",
+    "HistoryPage",
+    "MediaContent",
+    "WebhookInfo",
+    "default_registry",
+]

@@ -1,0 +1,228 @@
+"""The adapter interface every platform implements, built-in or plug-in.
+
+An adapter is stateless and shared by every channel of its type. Its parts that need no
+network are pure functions of bytes and data (sans-IO): :meth:`ChannelAdapter.verify`,
+:meth:`ChannelAdapter.handshake`, :meth:`ChannelAdapter.parse` and
+:meth:`ChannelAdapter.sign`. The network parts are async and take the host's
+``httpx.AsyncClient`` and the channel's config. An operation an adapter does not offer
+raises :class:`CapabilityNotSupportedError`; hosts check ``adapter.capabilities`` first.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, ClassVar, Generic, TypeVar
+
+import attrs
+import httpx
+
+from ventros_channels.domain.config import ChannelConfig
+from ventros_channels.domain.types import ChannelType
+from ventros_channels.errors import CapabilityNotSupportedError, PlatformError
+from ventros_channels.http import HttpExecutor, RetryPolicy, error_for_status
+from ventros_channels.messaging.inbound import Attachment, ChatType, InboundEvent, MediaKind
+from ventros_channels.messaging.outbound import OutboundMessage, SendResult
+from ventros_channels.webhooks.request import VerificationKeys, WebhookRequest, WebhookResponse
+
+__all__ = [
+    "Capability",
+    "ChannelAdapter",
+    "ChatSummary",
+    "ConnectionInfo",
+    "HistoryPage",
+    "MediaContent",
+    "WebhookInfo",
+]
+
+ConfigT = TypeVar("ConfigT", bound=ChannelConfig)
+T = TypeVar("T")
+
+
+class Capability(StrEnum):
+    """What an adapter can do; see ``ChannelAdapter.capabilities``."""
+
+    GROUPS = "groups"
+    INBOUND_MEDIA = "inbound_media"
+    OUTBOUND_MEDIA = "outbound_media"
+    MEDIA_UPLOAD = "media_upload"
+    MEDIA_DOWNLOAD = "media_download"
+    REACTIONS = "reactions"
+    EDITS = "edits"
+    TEMPLATES = "templates"
+    INTERACTIVE = "interactive"
+    READ_RECEIPTS = "read_receipts"
+    TYPING = "typing"
+    HISTORY_IMPORT = "history_import"
+    WEBHOOK_REGISTRATION = "webhook_registration"
+    SESSION_PAIRING = "session_pairing"
+    """The account is paired by QR code (WAHA)."""
+
+
+@attrs.frozen
+class ConnectionInfo:
+    """Result of a connection test: who the credentials belong to."""
+
+    ok: bool
+    account_id: str | None = None
+    display_name: str | None = None
+    details: dict[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class WebhookInfo:
+    """What the platform reports about our webhook registration."""
+
+    url: str | None
+    active: bool
+    pending_updates: int | None = None
+    last_error: str | None = None
+    last_error_at: datetime | None = None
+    details: dict[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class ChatSummary:
+    """One chat as a history listing returns it."""
+
+    chat_id: str
+    chat_type: ChatType = ChatType.DIRECT
+    name: str | None = None
+    last_activity_at: datetime | None = None
+
+
+@attrs.frozen
+class HistoryPage(Generic[T]):
+    """A page of a history listing; ``next_cursor`` is ``None`` on the last page."""
+
+    items: tuple[T, ...]
+    next_cursor: str | None = None
+
+
+@attrs.frozen
+class MediaContent:
+    content: bytes = attrs.field(repr=False)
+    mime_type: str | None = None
+    filename: str | None = None
+
+
+class ChannelAdapter(ABC, Generic[ConfigT]):
+    """Base class of a platform adapter. Subclasses set the class attributes and implement
+    ``verify`` and ``parse``; the other operations are optional capabilities.
+    """
+
+    channel_type: ClassVar[ChannelType]
+    config_model: ClassVar[type[ChannelConfig]]
+    capabilities: ClassVar[frozenset[Capability]] = frozenset()
+    media_kinds: ClassVar[frozenset[MediaKind]] = frozenset()
+    """Media kinds the adapter can send."""
+    display_name: ClassVar[str] = ""
+
+    def __init__(self, *, policy: RetryPolicy | None = None) -> None:
+        self.policy = policy or RetryPolicy()
+        self.http = HttpExecutor(str(self.channel_type), self._map_error, self.policy)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(channel_type={str(self.channel_type)!r})"
+
+    def supports(self, capability: Capability | str) -> bool:
+        return Capability(capability) in self.capabilities
+
+    def require(self, capability: Capability) -> None:
+        """Raise :class:`CapabilityNotSupportedError` unless the capability is declared."""
+        if capability not in self.capabilities:
+            raise CapabilityNotSupportedError(str(self.channel_type), capability.value)
+
+    # ------------------------------------------------------------------ sans-IO
+
+    @abstractmethod
+    def verify(self, request: WebhookRequest, keys: VerificationKeys) -> None:
+        """Accept the delivery or raise :class:`WebhookVerificationError`.
+
+        Must fail closed: with no secret in ``keys`` reject, unless ``keys.allow_unsigned``.
+        Works on ``request.body`` as received; never parses before verifying.
+        """
+
+    def handshake(self, request: WebhookRequest, config: ConfigT) -> WebhookResponse | None:
+        """Answer a subscription handshake (e.g. Meta's ``hub.challenge`` GET).
+
+        Returns ``None`` when the request is not a handshake for this platform; raises
+        :class:`WebhookVerificationError` for a handshake that must be refused.
+        """
+        return None
+
+    @abstractmethod
+    def parse(self, body: bytes, config: ConfigT | None = None) -> list[InboundEvent]:
+        """Normalize a verified body into events (a batch may hold several).
+
+        Raises :class:`WebhookPayloadError` when the body is not the platform's envelope.
+        An item inside a valid envelope that cannot be mapped becomes :class:`Unsupported`
+        with its raw payload, so nothing is dropped.
+        """
+
+    def sign(self, body: bytes, secret: str, *, now: datetime) -> dict[str, str]:
+        """Headers a genuine delivery of ``body`` would carry (for tests and local fakes)."""
+        raise CapabilityNotSupportedError(str(self.channel_type), "sign")
+
+    def success_response(self, events: Sequence[InboundEvent]) -> WebhookResponse:
+        """The answer for an accepted delivery (platforms want a fast 200)."""
+        return WebhookResponse(200, b"OK")
+
+    # ------------------------------------------------------------------ network
+
+    def _map_error(
+        self, response: httpx.Response, redact: Callable[[str], str]
+    ) -> PlatformError | None:
+        """Map a platform answer to a typed error (``None`` for success); override."""
+        if response.is_success:
+            return None
+        return error_for_status(response, str(self.channel_type), redact(response.text[:300]))
+
+    async def send(
+        self, client: httpx.AsyncClient, config: ConfigT, message: OutboundMessage
+    ) -> SendResult:
+        """Send one outbound message; never retried after an ambiguous failure."""
+        raise CapabilityNotSupportedError(str(self.channel_type), f"send {message.kind}")
+
+    async def test_connection(self, client: httpx.AsyncClient, config: ConfigT) -> ConnectionInfo:
+        """Check the credentials and report whose account they open."""
+        raise CapabilityNotSupportedError(str(self.channel_type), "test_connection")
+
+    async def register_webhook(
+        self, client: httpx.AsyncClient, config: ConfigT, url: str
+    ) -> WebhookInfo:
+        """Point the platform's deliveries at ``url`` (with the config's webhook secret)."""
+        raise CapabilityNotSupportedError(str(self.channel_type), "webhook_registration")
+
+    async def unregister_webhook(self, client: httpx.AsyncClient, config: ConfigT) -> None:
+        raise CapabilityNotSupportedError(str(self.channel_type), "webhook_registration")
+
+    async def webhook_info(self, client: httpx.AsyncClient, config: ConfigT) -> WebhookInfo:
+        raise CapabilityNotSupportedError(str(self.channel_type), "webhook_info")
+
+    async def list_chats(
+        self, client: httpx.AsyncClient, config: ConfigT, *, cursor: str | None = None
+    ) -> HistoryPage[ChatSummary]:
+        """One page of the account's chats (capability ``history_import``)."""
+        raise CapabilityNotSupportedError(str(self.channel_type), "history_import")
+
+    async def fetch_history(
+        self,
+        client: httpx.AsyncClient,
+        config: ConfigT,
+        chat_id: str,
+        *,
+        cursor: str | None = None,
+        since: datetime | None = None,
+        limit: int = 100,
+    ) -> HistoryPage[InboundEvent]:
+        """One page of a chat's past messages, newest first (capability ``history_import``)."""
+        raise CapabilityNotSupportedError(str(self.channel_type), "history_import")
+
+    async def download_media(
+        self, client: httpx.AsyncClient, config: ConfigT, attachment: Attachment
+    ) -> MediaContent:
+        """Fetch the bytes behind an attachment handle (capability ``media_download``)."""
+        raise CapabilityNotSupportedError(str(self.channel_type), "media_download")

@@ -1,0 +1,235 @@
+"""The HTTP execution layer shared by adapters: timeouts, retries, error mapping, redaction.
+
+Adapters never create clients: every call takes the host's ``httpx.AsyncClient``.
+
+Retry policy (tenacity under the hood):
+
+* **Idempotent requests** (reads, webhook registration, uploads of the same bytes) are retried
+  on rate limits, 5xx answers, timeouts and connection errors, with capped exponential
+  backoff and jitter; a platform's wait hint (``Retry-After``, Telegram's ``retry_after``)
+  replaces the backoff when present.
+* **Sends** (``idempotent=False``) are retried only when the platform provably did not act:
+  the connection was never established, or the platform answered "rate limited". A timeout
+  or 5xx after the request went out raises :class:`DeliveryUncertainError` instead, because a
+  retry could deliver the message twice.
+* A wait hint longer than ``RetryPolicy.max_retry_after`` is not slept on: the
+  :class:`RateLimitedError` goes to the caller with its ``retry_after``.
+
+Secrets (tokens, keys) given to :meth:`HttpExecutor.request` are replaced by ``***`` in every
+log line and error message, including URLs (Telegram puts the token in the path).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import random
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import attrs
+import httpx
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+
+from ventros_channels.errors import (
+    AuthenticationError,
+    DeliveryUncertainError,
+    InvalidRequestError,
+    PermissionDeniedError,
+    PlatformError,
+    PlatformUnavailableError,
+    RateLimitedError,
+    ResourceNotFoundError,
+)
+
+__all__ = [
+    "ErrorMapper",
+    "HttpExecutor",
+    "RetryPolicy",
+    "error_for_status",
+    "parse_retry_after",
+    "redact",
+]
+
+logger = logging.getLogger("ventros_channels.http")
+
+ErrorMapper = Callable[[httpx.Response, Callable[[str], str]], PlatformError | None]
+"""Turns a platform answer into a typed error, or ``None`` when it is a success.
+
+The second argument redacts secrets from any text taken from the answer.
+"""
+
+
+@attrs.frozen
+class RetryPolicy:
+    """How hard to try. ``sleep`` is injectable so tests never wait."""
+
+    max_attempts: int = 4
+    backoff_base: float = 0.5
+    backoff_cap: float = 20.0
+    max_retry_after: float = 60.0
+    timeout: float | None = 30.0
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every non-empty secret replaced by ``***``."""
+    for secret in secrets:
+        if secret and secret in text:
+            text = text.replace(secret, "***")
+    return text
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def error_for_status(
+    response: httpx.Response, platform: str, description: str, **details: Any
+) -> PlatformError:
+    """The typed error a bare HTTP status implies (when the body says nothing more)."""
+    status = response.status_code
+    kw: dict[str, Any] = {"platform": platform, "status_code": status, **details}
+    if status == 429:
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        return RateLimitedError(description, retry_after=retry_after, **kw)
+    if status == 401:
+        return AuthenticationError(description, **kw)
+    if status == 403:
+        return PermissionDeniedError(description, **kw)
+    if status == 404:
+        return ResourceNotFoundError(description, **kw)
+    if status >= 500:
+        return PlatformUnavailableError(description, **kw)
+    return InvalidRequestError(description, **kw)
+
+
+class HttpExecutor:
+    """Sends requests for one platform through an injected client, with the retry policy."""
+
+    def __init__(self, platform: str, map_error: ErrorMapper, policy: RetryPolicy | None = None):
+        self.platform = platform
+        self.map_error = map_error
+        self.policy = policy or RetryPolicy()
+
+    async def request(
+        self,
+        client: httpx.AsyncClient,
+        method: str,
+        url: str,
+        *,
+        idempotent: bool,
+        secrets: Iterable[str] = (),
+        json: Any = None,
+        data: Mapping[str, Any] | None = None,
+        files: Any = None,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        content: bytes | None = None,
+    ) -> httpx.Response:
+        """Send and return the successful response, or raise a typed :class:`PlatformError`."""
+        hidden = tuple(s for s in secrets if s)
+        request = client.build_request(
+            method,
+            url,
+            json=json,
+            data=data,
+            files=files,
+            params=params,
+            headers=headers,
+            content=content,
+            timeout=self.policy.timeout if self.policy.timeout is not None else client.timeout,
+        )
+        try:  # fast path: most calls succeed at once, no retry machinery needed
+            return await self._attempt(client, request, idempotent, hidden)
+        except PlatformError as first:
+            if self.policy.max_attempts <= 1 or not self._should_retry(first, idempotent):
+                raise
+            first_error = first
+
+        await self.policy.sleep(self._delay(first_error, 1))
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.policy.max_attempts - 1),
+            retry=retry_if_exception(
+                lambda e: isinstance(e, PlatformError) and self._should_retry(e, idempotent)
+            ),
+            wait=self._wait,
+            sleep=self.policy.sleep,
+            reraise=True,
+        )
+        response: httpx.Response = await retrying(
+            self._attempt, client, request, idempotent, hidden
+        )
+        return response
+
+    async def _attempt(
+        self,
+        client: httpx.AsyncClient,
+        request: httpx.Request,
+        idempotent: bool,
+        secrets: tuple[str, ...],
+    ) -> httpx.Response:
+        try:
+            response = await client.send(request)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            # the request never reached the platform: safe to retry even a send
+            raise PlatformUnavailableError(
+                redact(f"cannot reach the platform ({type(exc).__name__})", secrets),
+                platform=self.platform,
+            ) from None
+        except httpx.TransportError as exc:
+            message = redact(f"no answer from the platform ({type(exc).__name__})", secrets)
+            if idempotent:
+                raise PlatformUnavailableError(message, platform=self.platform) from None
+            raise DeliveryUncertainError(message, platform=self.platform) from None
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "%s %s -> %s",
+                request.method,
+                redact(str(request.url), secrets),
+                response.status_code,
+            )
+        error = self.map_error(response, lambda text: redact(text, secrets))
+        if error is None:
+            return response
+        if isinstance(error, PlatformUnavailableError) and not idempotent:
+            raise DeliveryUncertainError(
+                error.description,
+                platform=error.platform,
+                status_code=error.status_code,
+                code=error.code,
+                subcode=error.subcode,
+                trace_id=error.trace_id,
+            )
+        raise error
+
+    def _should_retry(self, error: PlatformError, idempotent: bool) -> bool:
+        if isinstance(error, RateLimitedError):
+            return error.retry_after is None or error.retry_after <= self.policy.max_retry_after
+        return isinstance(error, PlatformUnavailableError)
+
+    def _delay(self, error: BaseException | None, attempt: int) -> float:
+        if isinstance(error, RateLimitedError) and error.retry_after is not None:
+            return error.retry_after
+        backoff = min(self.policy.backoff_cap, self.policy.backoff_base * 2.0 ** (attempt - 1))
+        return float(backoff * random.uniform(0.5, 1.0))  # noqa: S311 - jitter, not security
+
+    def _wait(self, state: RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome is not None else None
+        return self._delay(error, state.attempt_number + 1)

@@ -1,0 +1,73 @@
+"""Signature checks as pure functions of header values, raw bytes and secrets.
+
+Every comparison is constant-time (:func:`hmac.compare_digest`) and every failure raises
+:class:`~ventros_channels.errors.WebhookVerificationError`. Nothing is parsed before it is
+verified.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from ventros_channels.errors import WebhookVerificationError
+
+__all__ = ["check_freshness", "hmac_hex", "verify_hmac", "verify_shared_token"]
+
+_ALGORITHMS = {"sha1": hashlib.sha1, "sha256": hashlib.sha256, "sha512": hashlib.sha512}
+
+
+def hmac_hex(secret: bytes, body: bytes, algorithm: str = "sha256") -> str:
+    """Lower-case hex HMAC of ``body``."""
+    return hmac.new(secret, body, _ALGORITHMS[algorithm]).hexdigest()
+
+
+def verify_hmac(
+    signature: str | None,
+    body: bytes,
+    secrets: Sequence[bytes],
+    *,
+    algorithm: str = "sha256",
+    prefix: str = "",
+) -> None:
+    """Accept if ``signature`` (``prefix`` + hex digest) matches any of ``secrets``."""
+    if not secrets:
+        raise WebhookVerificationError("no secret configured for this channel")
+    if not signature:
+        raise WebhookVerificationError("signature header missing")
+    if prefix:
+        if not signature.startswith(prefix):
+            raise WebhookVerificationError("signature header malformed")
+        signature = signature[len(prefix) :]
+    digest = _ALGORITHMS[algorithm]
+    expected_len = digest().digest_size * 2
+    if len(signature) != expected_len:
+        raise WebhookVerificationError("signature header malformed")
+    given = signature.lower().encode()
+    ok = False
+    for secret in secrets:  # check them all: timing does not reveal which one matched
+        ok |= hmac.compare_digest(hmac.new(secret, body, digest).hexdigest().encode(), given)
+    if not ok:
+        raise WebhookVerificationError("signature mismatch")
+
+
+def verify_shared_token(token: str | None, secrets: Sequence[bytes]) -> None:
+    """Accept if the header ``token`` equals any of ``secrets`` (Telegram's scheme)."""
+    if not secrets:
+        raise WebhookVerificationError("no secret configured for this channel")
+    if not token:
+        raise WebhookVerificationError("secret token header missing")
+    given = token.encode()
+    ok = False
+    for secret in secrets:
+        ok |= hmac.compare_digest(secret, given)
+    if not ok:
+        raise WebhookVerificationError("secret token mismatch")
+
+
+def check_freshness(sent_at: datetime, now: datetime, tolerance: timedelta) -> None:
+    """Reject deliveries stamped too far from ``now`` (replays)."""
+    if abs(now - sent_at) > tolerance:
+        raise WebhookVerificationError("timestamp outside the tolerance window")
