@@ -57,7 +57,7 @@ def test() -> None:
     ensure_env()
     run(PY, "-m", "ruff", "check", "src", "tests", "benchmarks", "examples", "scripts")
     run(PY, "-m", "ruff", "format", "--check", "src", "tests", "benchmarks", "examples", "scripts")
-    run(PY, "-m", "mypy", "--strict", "src", "tests")
+    run(PY, "-m", "mypy", "--strict", "src", "tests", "examples")
     run(PY, "-m", "pytest", "-q", *sys.argv[2:])
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 from importlib.metadata import EntryPoint, entry_points
+from typing import Any
 
 import attrs
 
@@ -38,7 +39,7 @@ class AdapterInfo:
     """A registered adapter and where it came from."""
 
     name: str
-    adapter: ChannelAdapter[ChannelConfig]
+    adapter: ChannelAdapter[Any]
     distribution: str | None = None
     version: str | None = None
 
@@ -54,7 +55,7 @@ def _dist(ep: EntryPoint) -> tuple[str | None, str | None]:
     return dist.metadata["Name"], dist.version
 
 
-def _validate(name: str, obj: object) -> ChannelAdapter[ChannelConfig]:
+def _validate(name: str, obj: object) -> ChannelAdapter[Any]:
     adapter = obj() if isinstance(obj, type) else obj
     if not isinstance(adapter, ChannelAdapter):
         raise TypeError(f"{obj!r} is not a ChannelAdapter")
@@ -124,7 +125,7 @@ class AdapterRegistry:
 
     def register(
         self,
-        adapter: ChannelAdapter[ChannelConfig] | type[ChannelAdapter[ChannelConfig]],
+        adapter: ChannelAdapter[Any] | type[ChannelAdapter[Any]],
         *,
         replace: bool = False,
     ) -> AdapterInfo:
@@ -146,7 +147,7 @@ class AdapterRegistry:
         self._pending.pop(name, None)
         self._loaded.pop(name, None)
 
-    def get(self, channel_type: str) -> ChannelAdapter[ChannelConfig]:
+    def get(self, channel_type: str) -> ChannelAdapter[Any]:
         """The adapter for a type, or :class:`AdapterNotFoundError` (with load errors named)."""
         info = self._loaded.get(channel_type)
         if info is not None:

@@ -21,6 +21,7 @@ from ventros_channels.messaging.inbound import (
     SharedContact,
     StatusChanged,
     Unsupported,
+    content_key,
     inbound_event_adapter,
 )
 from ventros_channels.messaging.outbound import (
@@ -73,6 +74,7 @@ __all__ = [
     "TextMessage",
     "Typing",
     "Unsupported",
+    "content_key",
     "inbound_event_adapter",
     "merge_status",
 ]

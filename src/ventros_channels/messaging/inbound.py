@@ -8,6 +8,8 @@ the platform sent is lost. ``event.to_json_dict()`` is the documented JSON form.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -36,8 +38,18 @@ __all__ = [
     "SharedContact",
     "StatusChanged",
     "Unsupported",
+    "content_key",
     "inbound_event_adapter",
 ]
+
+
+def content_key(prefix: str, payload: Any) -> str:
+    """A stable idempotency key from a payload's content, for items with no id of their own.
+
+    The same payload gives the same key in every process (canonical JSON, SHA-256).
+    """
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return f"{prefix}:{hashlib.sha256(canonical.encode()).hexdigest()[:32]}"
 
 
 class ChatType(StrEnum):

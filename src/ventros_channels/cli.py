@@ -1,0 +1,121 @@
+"""The ``ventros-channels`` command line (needs the ``cli`` extra: click and rich).
+
+ventros-channels adapters
+ventros-channels webhook parse --type telegram update.json [--headers h.json --config c.json]
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ventros_channels.adapters import default_registry
+from ventros_channels.errors import VentrosChannelsError
+from ventros_channels.webhooks import VerificationKeys, WebhookRequest
+
+try:
+    import click
+except ImportError:  # pragma: no cover - exercised only without the extra
+    click = None  # type: ignore[assignment]
+
+
+def _read_json(path: Path, what: str) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise click.UsageError(f"cannot read {what} file {path}: {exc}") from None
+
+
+if click is not None:
+
+    @click.group()
+    @click.version_option(package_name="ventros-channels")
+    def cli() -> None:
+        """Work with ventros-channels adapters and webhook payloads."""
+
+    @cli.command("adapters")
+    @click.option("--json", "as_json", is_flag=True, help="One JSON object per adapter.")
+    def adapters_command(as_json: bool) -> None:
+        """List the adapters found through entry points, with their capabilities."""
+        registry = default_registry()
+        infos = registry.load_all()
+        for info in infos:
+            caps = sorted(c.value for c in info.capabilities)
+            if as_json:
+                record = {
+                    "name": info.name,
+                    "distribution": info.distribution,
+                    "version": info.version,
+                    "display_name": info.adapter.display_name,
+                    "capabilities": caps,
+                }
+                click.echo(json.dumps(record))
+            else:
+                origin = f"{info.distribution or '?'} {info.version or ''}".strip()
+                click.echo(f"{info.name:<12} {origin:<28} {', '.join(caps) or '-'}")
+        for error in registry.errors:
+            click.echo(f"error: {error}", err=True)
+
+    @cli.group("webhook")
+    def webhook_group() -> None:
+        """Inspect webhook deliveries."""
+
+    @webhook_group.command("parse")
+    @click.option("--type", "channel_type", required=True, help="Channel type, e.g. telegram.")
+    @click.argument("body_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @click.option(
+        "--headers",
+        "headers_file",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="JSON object of the delivery's headers; with --config, verify before parsing.",
+    )
+    @click.option(
+        "--config",
+        "config_file",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="JSON channel config (secrets included) used for verification and parsing.",
+    )
+    @click.option("--raw/--no-raw", default=False, help="Include each event's raw payload.")
+    def parse_command(
+        channel_type: str,
+        body_file: Path,
+        headers_file: Path | None,
+        config_file: Path | None,
+        raw: bool,
+    ) -> None:
+        """Print the normalized events of a raw webhook body as JSON lines."""
+        try:
+            adapter = default_registry().get(channel_type)
+            body = body_file.read_bytes()
+            config = None
+            if config_file is not None:
+                config = adapter.config_model.parse(_read_json(config_file, "config"))
+            if headers_file is not None:
+                if config is None:
+                    raise click.UsageError("--headers needs --config to verify the delivery")
+                secret = config.webhook_secret()
+                keys = VerificationKeys(
+                    secrets=(secret,) if secret is not None else (), now=datetime.now(UTC)
+                )
+                headers = _read_json(headers_file, "headers")
+                adapter.verify(WebhookRequest("POST", body, headers), keys)
+            events = adapter.parse(body, config)
+        except VentrosChannelsError as exc:
+            click.echo(f"{type(exc).__name__}: {exc}", err=True)
+            sys.exit(2)
+        for event in events:
+            record = event.to_json_dict()
+            if not raw:
+                record.pop("raw", None)
+            click.echo(json.dumps(record, ensure_ascii=False))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    if click is None:  # pragma: no cover
+        sys.stderr.write("the CLI needs its extra: pip install 'ventros-channels[cli]'\n")
+        sys.exit(1)
+    cli()
