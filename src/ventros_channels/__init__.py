@@ -4,7 +4,9 @@ The public API is what this module exports; everything else is private and may c
 """
 
 from ventros_channels._version import __version__
+from ventros_channels.cache import ChannelCache, InMemoryChannelCache
 from ventros_channels.clock import Clock, SystemClock
+from ventros_channels.dedupe import Claim, ClaimStatus, DedupeStore, InMemoryDedupeStore
 from ventros_channels.domain import (
     EVENT_TYPES,
     QR_CODE_TTL,
@@ -90,12 +92,24 @@ from ventros_channels.errors import (
     WebhookPayloadError,
     WebhookVerificationError,
 )
+from ventros_channels.publisher import EventPublisher, InMemoryEventPublisher
 from ventros_channels.repository import ChannelFilters, ChannelPage, ChannelRepository
+from ventros_channels.services import (
+    ActivationResult,
+    ChannelReport,
+    ChannelService,
+    DeadLetter,
+    DispatcherStats,
+    EventHandler,
+    WebhookDispatcher,
+    WebhookStatus,
+)
 
 __all__ = [
     "EVENT_TYPES",
     "QR_CODE_TTL",
     "TRANSITIONS",
+    "ActivationResult",
     "AdapterError",
     "AdapterLoadError",
     "AdapterNotFoundError",
@@ -103,6 +117,7 @@ __all__ = [
     "CapabilityNotSupportedError",
     "Channel",
     "ChannelActivated",
+    "ChannelCache",
     "ChannelConfig",
     "ChannelConfigError",
     "ChannelCreated",
@@ -115,16 +130,25 @@ __all__ = [
     "ChannelMetrics",
     "ChannelNotFoundError",
     "ChannelPage",
+    "ChannelReport",
     "ChannelRepository",
+    "ChannelService",
     "ChannelStatus",
     "ChannelStatusChanged",
     "ChannelType",
     "ChannelUpdated",
     "ChatMigratedError",
+    "Claim",
+    "ClaimStatus",
     "Clock",
     "ConcurrencyError",
+    "DeadLetter",
+    "DedupeStore",
     "DeliveryUncertainError",
+    "DispatcherStats",
     "DomainError",
+    "EventHandler",
+    "EventPublisher",
     "FieldError",
     "HistoryImport",
     "HistoryImportCompleted",
@@ -133,6 +157,9 @@ __all__ = [
     "HistoryImportStarted",
     "HistoryImportState",
     "ImportStrategy",
+    "InMemoryChannelCache",
+    "InMemoryDedupeStore",
+    "InMemoryEventPublisher",
     "InstagramConfig",
     "InvalidChannelError",
     "InvalidInputError",
@@ -167,10 +194,12 @@ __all__ = [
     "WAHASession",
     "WAHASessionStatus",
     "WebhookConfigured",
+    "WebhookDispatcher",
     "WebhookError",
     "WebhookPayloadError",
     "WebhookSecretRotated",
     "WebhookSettings",
+    "WebhookStatus",
     "WebhookVerificationError",
     "WhatsAppCloudConfig",
     "__version__",

@@ -7,6 +7,7 @@ from ventros_channels.adapters.base import (
     ConnectionInfo,
     HistoryPage,
     MediaContent,
+    SessionPairing,
     WebhookInfo,
 )
 from ventros_channels.adapters.registry import (
@@ -26,6 +27,7 @@ __all__ = [
     "ConnectionInfo",
     "HistoryPage",
     "MediaContent",
+    "SessionPairing",
     "WebhookInfo",
     "default_registry",
 ]

@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar, runtime_checkable
 
 import attrs
 import httpx
@@ -34,6 +34,7 @@ __all__ = [
     "ConnectionInfo",
     "HistoryPage",
     "MediaContent",
+    "SessionPairing",
     "WebhookInfo",
 ]
 
@@ -226,3 +227,22 @@ class ChannelAdapter(ABC, Generic[ConfigT]):
     ) -> MediaContent:
         """Fetch the bytes behind an attachment handle (capability ``media_download``)."""
         raise CapabilityNotSupportedError(str(self.channel_type), "media_download")
+
+
+@runtime_checkable
+class SessionPairing(Protocol):
+    """Extra operations of adapters whose account is paired by QR code (WAHA)."""
+
+    async def start_session(self, client: httpx.AsyncClient, config: Any) -> str:
+        """Start (or create and start) the session; returns its status name."""
+        ...
+
+    async def session_status(self, client: httpx.AsyncClient, config: Any) -> str:
+        """The session's current status name (e.g. ``SCAN_QR_CODE``)."""
+        ...
+
+    async def get_qr_code(self, client: httpx.AsyncClient, config: Any) -> str:
+        """The raw value of the current pairing QR code."""
+        ...
+
+    async def stop_session(self, client: httpx.AsyncClient, config: Any) -> None: ...

@@ -1,0 +1,1 @@
+"""Thin integrations with web frameworks (each behind its extra)."""

@@ -1,0 +1,454 @@
+"""The channel use cases: a thin service layer over the repository, adapters and publisher.
+
+Each use case loads the aggregate (tenant-scoped), calls platform APIs through the channel's
+adapter with the injected ``httpx.AsyncClient``, applies the outcome to the aggregate, saves
+it, and only then publishes the domain events it recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+from uuid import UUID
+
+import attrs
+import httpx
+
+from ventros_channels.adapters.base import (
+    Capability,
+    ChannelAdapter,
+    ConnectionInfo,
+    SessionPairing,
+    WebhookInfo,
+)
+from ventros_channels.adapters.registry import AdapterRegistry, default_registry
+from ventros_channels.clock import Clock, SystemClock
+from ventros_channels.domain.channel import Channel
+from ventros_channels.domain.config import ChannelConfig
+from ventros_channels.domain.types import ChannelStatus, ChannelType, WAHASessionStatus
+from ventros_channels.domain.values import MetricsDelta
+from ventros_channels.errors import (
+    AuthenticationError,
+    CapabilityNotSupportedError,
+    ChannelInactiveError,
+    InvariantError,
+    PermissionDeniedError,
+    PlatformError,
+)
+from ventros_channels.messaging.outbound import OutboundMessage, SendResult
+from ventros_channels.publisher import EventPublisher, InMemoryEventPublisher
+from ventros_channels.repository import ChannelRepository
+
+__all__ = ["ActivationResult", "ChannelReport", "ChannelService", "WebhookStatus"]
+
+logger = logging.getLogger("ventros_channels.services")
+T = TypeVar("T")
+
+
+@attrs.frozen
+class ActivationResult:
+    """Outcome of an activation: active now, or waiting for a QR scan (WAHA)."""
+
+    channel_id: UUID
+    status: ChannelStatus
+    session_status: WAHASessionStatus | None = None
+    qr_code: str | None = attrs.field(default=None, repr=False)
+    qr_code_expires_at: datetime | None = None
+
+    @property
+    def needs_qr_scan(self) -> bool:
+        return self.qr_code is not None
+
+
+@attrs.frozen
+class WebhookStatus:
+    """The seed's webhook info: ours, plus what the platform reports when it can."""
+
+    url: str | None
+    active: bool
+    configured_at: datetime | None
+    last_webhook_received_at: datetime | None
+    platform: WebhookInfo | None = None
+
+
+@attrs.frozen
+class ChannelReport:
+    """Usage figures of a channel, computed from what the library saw."""
+
+    channel_id: UUID
+    status: ChannelStatus
+    messages_received: int
+    messages_sent: int
+    errors: int
+    error_rate: float
+    """Errors per 1,000 messages handled."""
+    delivery_rate: float | None
+    """Share of sent messages reported delivered or read (``None`` before any send).
+
+    Approximate: counted from status events, not per message, and capped at 1.
+    """
+    read_rate: float | None
+    webhook_success_rate: float | None
+    last_activity_at: datetime | None
+    last_error_at: datetime | None
+    last_error: str | None
+
+
+class ChannelService:
+    """The use cases of the seed, for one host application.
+
+    ``http`` is the host's client, used for every platform call; the service never creates
+    one. ``public_base_url`` lets it generate webhook URLs
+    (``{public_base_url}/webhooks/{type}/{channel_id}``).
+    """
+
+    def __init__(
+        self,
+        repository: ChannelRepository,
+        *,
+        http: httpx.AsyncClient,
+        registry: AdapterRegistry | None = None,
+        publisher: EventPublisher | None = None,
+        clock: Clock | None = None,
+        public_base_url: str | None = None,
+        on_change: Callable[[UUID], Awaitable[None]] | None = None,
+    ) -> None:
+        self.repository = repository
+        self.http = http
+        self.registry = registry or default_registry()
+        self.publisher = publisher or InMemoryEventPublisher()
+        self.clock = clock or SystemClock()
+        self.public_base_url = public_base_url.rstrip("/") if public_base_url else None
+        self._on_change = on_change
+
+    # ------------------------------------------------------------------ plumbing
+
+    def adapter_for(self, channel: Channel) -> ChannelAdapter[Any]:
+        return self.registry.get(str(channel.channel_type))
+
+    async def _load(self, channel_id: UUID, tenant_id: str) -> Channel:
+        channel = await self.repository.get(channel_id, tenant_id=tenant_id)
+        if channel.is_deleted:
+            raise InvariantError("channel_deleted", f"channel {channel_id} is deleted")
+        return channel
+
+    async def _commit(self, channel: Channel) -> Channel:
+        """Save, then publish what the aggregate recorded (never before the save)."""
+        events = channel.pending_events
+        await self.repository.save(channel)
+        channel.pull_events()
+        if self._on_change is not None:
+            await self._on_change(channel.id)
+        if events:
+            await self.publisher.publish(events)
+        return channel
+
+    async def _platform(
+        self, channel: Channel, call: Callable[[], Awaitable[T]], *, fatal: bool = False
+    ) -> T:
+        """Run a platform call; record its failure on the channel (``error`` status if fatal
+        or the credentials were refused) and re-raise.
+        """
+        try:
+            return await call()
+        except PlatformError as exc:
+            refused = isinstance(exc, AuthenticationError | PermissionDeniedError)
+            if (fatal or refused) and channel.status is not ChannelStatus.INACTIVE:
+                channel.mark_error(str(exc))
+            else:
+                channel.record_error(str(exc))
+            await self._commit(channel)
+            raise
+
+    # ------------------------------------------------------------------ use cases
+
+    async def create_channel(
+        self,
+        *,
+        tenant_id: str,
+        project_id: UUID | str,
+        name: str,
+        channel_type: ChannelType | str,
+        config: ChannelConfig | Mapping[str, Any],
+        **options: Any,
+    ) -> Channel:
+        """Create a channel (inactive) and, with a public base URL, its webhook URL."""
+        self.registry.get(str(channel_type))  # fail early when no adapter can serve it
+        channel = Channel.create(
+            tenant_id=tenant_id,
+            project_id=project_id,
+            name=name,
+            channel_type=channel_type,
+            config=config,
+            clock=self.clock,
+            **options,
+        )
+        if self.public_base_url:
+            channel.configure_webhook(base_url=self.public_base_url)
+        return await self._commit(channel)
+
+    async def get_channel(self, channel_id: UUID, *, tenant_id: str) -> Channel:
+        return await self.repository.get(channel_id, tenant_id=tenant_id)
+
+    async def update_channel(self, channel_id: UUID, *, tenant_id: str, **changes: Any) -> Channel:
+        """Rename, replace the config, change the external id or session timeout."""
+        channel = await self._load(channel_id, tenant_id)
+        channel.update(**changes)
+        return await self._commit(channel)
+
+    async def configure_webhook(
+        self, channel_id: UUID, *, tenant_id: str, url: str | None = None
+    ) -> str:
+        """Set the webhook URL (given, or generated from the public base URL)."""
+        channel = await self._load(channel_id, tenant_id)
+        if url is None and self.public_base_url is None:
+            raise InvariantError(
+                "no_public_base_url", "give a webhook URL or configure public_base_url"
+            )
+        result = channel.configure_webhook(url, base_url=None if url else self.public_base_url)
+        await self._commit(channel)
+        return result
+
+    async def get_webhook_info(self, channel_id: UUID, *, tenant_id: str) -> WebhookStatus:
+        channel = await self._load(channel_id, tenant_id)
+        platform: WebhookInfo | None = None
+        adapter = self.adapter_for(channel)
+        try:
+            platform = await adapter.webhook_info(self.http, channel.config)
+        except CapabilityNotSupportedError:
+            platform = None
+        return WebhookStatus(
+            url=channel.webhook.url,
+            active=channel.webhook.active,
+            configured_at=channel.webhook.configured_at,
+            last_webhook_received_at=channel.metrics.last_webhook_at,
+            platform=platform,
+        )
+
+    async def activate(self, channel_id: UUID, *, tenant_id: str) -> ActivationResult:
+        """Activate per type: WAHA starts the session and hands back the QR code (the
+        channel stays ``connecting`` until WAHA reports WORKING); the others test the
+        connection, register the webhook where the platform allows it, and go ``active``.
+        """
+        channel = await self._load(channel_id, tenant_id)
+        if not channel.webhook.is_configured:
+            if self.public_base_url is None:
+                channel.activate()  # raises the domain's webhook_not_configured error
+            channel.configure_webhook(base_url=self.public_base_url)
+        adapter = self.adapter_for(channel)
+        url = channel.webhook.url
+        assert url is not None
+        if adapter.supports(Capability.WEBHOOK_REGISTRATION):
+            await self._platform(
+                channel, lambda: adapter.register_webhook(self.http, channel.config, url)
+            )
+        if isinstance(adapter, SessionPairing) and adapter.supports(Capability.SESSION_PAIRING):
+            return await self._activate_paired(channel, adapter)
+        info = await self._platform(
+            channel, lambda: adapter.test_connection(self.http, channel.config), fatal=True
+        )
+        if info.account_id and channel.external_id is None:
+            channel.update(external_id=info.account_id)
+        channel.activate()
+        await self._commit(channel)
+        return ActivationResult(channel.id, channel.status)
+
+    async def _activate_paired(self, channel: Channel, adapter: SessionPairing) -> ActivationResult:
+        channel.request_activation()
+        status = await self._platform(
+            channel, lambda: adapter.start_session(self.http, channel.config), fatal=True
+        )
+        return await self._apply_session(channel, adapter, status)
+
+    async def _apply_session(
+        self, channel: Channel, adapter: SessionPairing, status: str
+    ) -> ActivationResult:
+        session_status = WAHASessionStatus(status)
+        channel.record_session_status(session_status)
+        qr: str | None = None
+        wants_qr = session_status is WAHASessionStatus.SCAN_QR_CODE or channel.needs_new_qr_code()
+        if wants_qr and session_status is not WAHASessionStatus.WORKING:
+            qr = await self._platform(
+                channel, lambda: adapter.get_qr_code(self.http, channel.config)
+            )
+            channel.update_qr_code(qr)
+        await self._commit(channel)
+        waha = channel.waha_session
+        return ActivationResult(
+            channel.id,
+            channel.status,
+            session_status=session_status,
+            qr_code=channel.qr_code,
+            qr_code_expires_at=waha.qr_expires_at if waha is not None and qr else None,
+        )
+
+    async def refresh_session(self, channel_id: UUID, *, tenant_id: str) -> ActivationResult:
+        """Re-read the WAHA session; fetch a fresh QR code when the old one expired."""
+        channel = await self._load(channel_id, tenant_id)
+        adapter = self.adapter_for(channel)
+        if not isinstance(adapter, SessionPairing):
+            raise CapabilityNotSupportedError(str(channel.channel_type), "session_pairing")
+        status = await self._platform(
+            channel, lambda: adapter.session_status(self.http, channel.config)
+        )
+        return await self._apply_session(channel, adapter, status)
+
+    async def apply_session_status(
+        self, channel_id: UUID, *, tenant_id: str, status: str
+    ) -> Channel:
+        """Apply a session status reported by webhook (WAHA ``session.status``)."""
+        channel = await self._load(channel_id, tenant_id)
+        channel.record_session_status(status)
+        return await self._commit(channel)
+
+    async def deactivate(self, channel_id: UUID, *, tenant_id: str) -> Channel:
+        channel = await self._load(channel_id, tenant_id)
+        channel.deactivate()
+        return await self._commit(channel)
+
+    async def delete(self, channel_id: UUID, *, tenant_id: str) -> Channel:
+        """Unregister the webhook at the platform (best effort, recorded), then soft-delete."""
+        channel = await self._load(channel_id, tenant_id)
+        adapter = self.adapter_for(channel)
+        if adapter.supports(Capability.WEBHOOK_REGISTRATION) and channel.webhook.active:
+            try:
+                await adapter.unregister_webhook(self.http, channel.config)
+            except (PlatformError, CapabilityNotSupportedError) as exc:
+                logger.warning("could not unregister webhook of %s: %s", channel.id, exc)
+        channel.delete()
+        return await self._commit(channel)
+
+    async def associate_pipeline(
+        self, channel_id: UUID, pipeline_id: UUID | str, *, tenant_id: str
+    ) -> Channel:
+        channel = await self._load(channel_id, tenant_id)
+        channel.associate_pipeline(pipeline_id)
+        return await self._commit(channel)
+
+    async def disassociate_pipeline(self, channel_id: UUID, *, tenant_id: str) -> Channel:
+        channel = await self._load(channel_id, tenant_id)
+        channel.disassociate_pipeline()
+        return await self._commit(channel)
+
+    async def test_connection(self, channel_id: UUID, *, tenant_id: str) -> ConnectionInfo:
+        channel = await self._load(channel_id, tenant_id)
+        adapter = self.adapter_for(channel)
+        return await self._platform(
+            channel, lambda: adapter.test_connection(self.http, channel.config)
+        )
+
+    async def refresh_status(self, channel_id: UUID, *, tenant_id: str) -> ChannelStatus:
+        """Health check: reachable → active, refused credentials → error, unreachable →
+        disconnected. Inactive channels are left alone (the user disabled them).
+        """
+        channel = await self._load(channel_id, tenant_id)
+        if channel.status is ChannelStatus.INACTIVE:
+            return channel.status
+        adapter = self.adapter_for(channel)
+        try:
+            if isinstance(adapter, SessionPairing) and adapter.supports(Capability.SESSION_PAIRING):
+                channel.record_session_status(
+                    await adapter.session_status(self.http, channel.config)
+                )
+            else:
+                await adapter.test_connection(self.http, channel.config)
+                channel.activate()
+        except (AuthenticationError, PermissionDeniedError) as exc:
+            channel.mark_error(str(exc))
+        except PlatformError as exc:
+            if channel.status is not ChannelStatus.DISCONNECTED:
+                channel.mark_disconnected(str(exc))
+            channel.record_error(str(exc))
+        await self._commit(channel)
+        return channel.status
+
+    async def sync_config(self, channel_id: UUID, *, tenant_id: str) -> Channel:
+        """Bring platform-side facts into the channel: the account id behind the
+        credentials and whether the platform still delivers to our webhook.
+        """
+        channel = await self._load(channel_id, tenant_id)
+        adapter = self.adapter_for(channel)
+        info = await self._platform(
+            channel, lambda: adapter.test_connection(self.http, channel.config)
+        )
+        if info.account_id and info.account_id != channel.external_id:
+            channel.update(external_id=info.account_id)
+        try:
+            hook = await adapter.webhook_info(self.http, channel.config)
+        except CapabilityNotSupportedError:
+            hook = None
+        if hook is not None and channel.webhook.url and hook.url != channel.webhook.url:
+            channel.mark_webhook_inactive()
+        return await self._commit(channel)
+
+    async def rotate_webhook_secret(
+        self,
+        channel_id: UUID,
+        *,
+        tenant_id: str,
+        new_secret: str | None = None,
+        grace: timedelta = timedelta(hours=24),
+    ) -> Channel:
+        """New webhook secret; re-registered with the platform where we set it there.
+
+        Deliveries signed with the old secret keep being accepted for ``grace``, so a
+        delivery in flight during the switch is not lost.
+        """
+        channel = await self._load(channel_id, tenant_id)
+        channel.rotate_webhook_secret(new_secret, grace=grace)
+        adapter = self.adapter_for(channel)
+        url = channel.webhook.url
+        if adapter.supports(Capability.WEBHOOK_REGISTRATION) and url and channel.webhook.active:
+            await self._platform(
+                channel, lambda: adapter.register_webhook(self.http, channel.config, url)
+            )
+        return await self._commit(channel)
+
+    async def send(
+        self, channel_id: UUID, message: OutboundMessage, *, tenant_id: str
+    ) -> SendResult:
+        """Send through the channel's platform; refuses unless the channel is active.
+
+        Counts the send (atomically, no version bump) or records the error.
+        """
+        channel = await self._load(channel_id, tenant_id)
+        if not channel.is_active:
+            raise ChannelInactiveError(str(channel.id), channel.status.value)
+        adapter = self.adapter_for(channel)
+        now = self.clock.now()
+        try:
+            result = await adapter.send(self.http, channel.config, message)
+        except PlatformError as exc:
+            delta = MetricsDelta(errors=1, last_error_at=now, last_error=str(exc)[:1000])
+            await self.repository.record_metrics(channel.id, delta, tenant_id=tenant_id)
+            raise
+        counted = message.kind not in ("reaction", "mark_as_read", "typing")
+        delta = MetricsDelta(sent=1, last_message_at=now) if counted else MetricsDelta()
+        if not delta.is_empty:
+            await self.repository.record_metrics(channel.id, delta, tenant_id=tenant_id)
+        return result
+
+    async def report(self, channel_id: UUID, *, tenant_id: str) -> ChannelReport:
+        """The seed's metrics, tracked and suggested, that the library can compute."""
+        channel = await self.repository.get(channel_id, tenant_id=tenant_id)
+        m = channel.metrics
+        handled = m.messages_received + m.messages_sent
+        webhooks = m.webhooks_accepted + m.webhooks_rejected
+        return ChannelReport(
+            channel_id=channel.id,
+            status=channel.status,
+            messages_received=m.messages_received,
+            messages_sent=m.messages_sent,
+            errors=m.errors,
+            error_rate=(m.errors * 1000 / handled) if handled else 0.0,
+            delivery_rate=min(1.0, max(m.delivered, m.read) / m.messages_sent)
+            if m.messages_sent
+            else None,
+            read_rate=min(1.0, m.read / m.messages_sent) if m.messages_sent else None,
+            webhook_success_rate=m.webhooks_accepted / webhooks if webhooks else None,
+            last_activity_at=m.last_message_at,
+            last_error_at=m.last_error_at,
+            last_error=m.last_error,
+        )

@@ -1,0 +1,312 @@
+"""The webhook dispatcher: verify, parse, dedupe, hand off, answer fast."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from datetime import timedelta
+
+import httpx
+import pytest
+
+from ventros_channels import Channel
+from ventros_channels.adapters import AdapterRegistry
+from ventros_channels.integrations.asgi import create_app
+from ventros_channels.messaging import MessageReceived
+from ventros_channels.services import ChannelService, DeadLetter, WebhookDispatcher
+from ventros_channels.testing import FixedClock, InMemoryChannelRepository
+from ventros_channels.webhooks import WebhookRequest
+
+from .conftest import PROJECT, SECRET, TENANT, Recorder, delivery, webchat_config
+
+Signer = Callable[..., WebhookRequest]
+
+
+async def test_a_delivery_reaches_the_handler_with_its_routing_context(
+    dispatcher: WebhookDispatcher,
+    active_channel: Channel,
+    recorder: Recorder,
+    signed: Signer,
+    repo: InMemoryChannelRepository,
+) -> None:
+    answer = await dispatcher.handle("webchat", str(active_channel.id), signed(delivery("m1")))
+    await dispatcher.drain()
+    assert answer.status == 200
+    ((event, context),) = recorder.seen
+    assert isinstance(event, MessageReceived)
+    assert event.text == "hi"
+    assert context.tenant_id == TENANT
+    assert context.channel_id == active_channel.id
+    assert context.uses_project_default_pipeline
+    stored = await repo.get(active_channel.id, tenant_id=TENANT)
+    assert stored.metrics.messages_received == 1
+    assert stored.metrics.webhooks_accepted == 1
+
+
+async def test_a_duplicate_delivery_is_processed_once(
+    dispatcher: WebhookDispatcher, active_channel: Channel, recorder: Recorder, signed: Signer
+) -> None:
+    body = delivery("m1")
+    first = await dispatcher.handle("webchat", active_channel.id, signed(body))
+    second = await dispatcher.handle("webchat", active_channel.id, signed(body))
+    await dispatcher.drain()
+    assert (first.status, second.status) == (200, 200)
+    assert len(recorder.seen) == 1
+    assert dispatcher.stats.duplicates == 1
+
+
+async def test_concurrent_deliveries_are_all_processed_once(
+    dispatcher: WebhookDispatcher, active_channel: Channel, recorder: Recorder, signed: Signer
+) -> None:
+    bodies = [delivery(f"m{i % 40}") for i in range(120)]  # each message three times
+    answers = await asyncio.gather(
+        *(dispatcher.handle("webchat", active_channel.id, signed(b)) for b in bodies)
+    )
+    await dispatcher.drain()
+    assert {a.status for a in answers} == {200}
+    ids = sorted(e.message_id or "" for e, _ in recorder.seen)
+    assert ids == sorted(f"m{i}" for i in range(40))
+
+
+async def test_a_bad_signature_is_refused_and_nothing_processed(
+    dispatcher: WebhookDispatcher,
+    active_channel: Channel,
+    recorder: Recorder,
+    signed: Signer,
+    repo: InMemoryChannelRepository,
+) -> None:
+    answer = await dispatcher.handle("webchat", active_channel.id, signed(delivery("m1"), "x"))
+    tampered = signed(delivery("m2"))
+    tampered = WebhookRequest("POST", tampered.body.replace(b"hi", b"ho"), tampered.headers)
+    answer2 = await dispatcher.handle("webchat", active_channel.id, tampered)
+    await dispatcher.drain()
+    assert (answer.status, answer2.status) == (401, 401)
+    assert recorder.seen == []
+    stored = await repo.get(active_channel.id, tenant_id=TENANT)
+    assert stored.metrics.webhooks_rejected == 2
+
+
+async def test_a_malformed_body_is_a_400_and_is_counted(
+    dispatcher: WebhookDispatcher,
+    active_channel: Channel,
+    signed: Signer,
+    repo: InMemoryChannelRepository,
+) -> None:
+    answer = await dispatcher.handle("webchat", active_channel.id, signed(b'{"no":"events"}'))
+    assert answer.status == 400
+    stored = await repo.get(active_channel.id, tenant_id=TENANT)
+    assert stored.metrics.errors == 1
+    assert "malformed" in (stored.metrics.last_error or "")
+
+
+async def test_unknown_channels_and_wrong_types_are_404(
+    dispatcher: WebhookDispatcher, active_channel: Channel, signed: Signer
+) -> None:
+    body = signed(delivery("m1"))
+    assert (await dispatcher.handle("webchat", "not-a-uuid", body)).status == 404
+    other = "00000000-0000-4000-8000-00000000dead"
+    assert (await dispatcher.handle("webchat", other, body)).status == 404
+    assert (await dispatcher.handle("telegram", active_channel.id, body)).status == 404
+
+
+async def test_an_inactive_channel_takes_no_deliveries(
+    dispatcher: WebhookDispatcher, service: ChannelService, active_channel: Channel, signed: Signer
+) -> None:
+    await service.deactivate(active_channel.id, tenant_id=TENANT)
+    answer = await dispatcher.handle("webchat", active_channel.id, signed(delivery("m1")))
+    assert answer.status == 403
+
+
+async def test_a_failing_handler_is_retried(
+    dispatcher: WebhookDispatcher, active_channel: Channel, recorder: Recorder, signed: Signer
+) -> None:
+    recorder.failures_left = 2
+    await dispatcher.handle("webchat", active_channel.id, signed(delivery("m1")))
+    await dispatcher.drain()
+    assert len(recorder.seen) == 1
+    assert dispatcher.stats.handler_failures == 2
+    assert dispatcher.dead_letters == []
+
+
+async def test_a_handler_that_keeps_failing_dead_letters_the_event(
+    repo: InMemoryChannelRepository,
+    registry: AdapterRegistry,
+    clock: FixedClock,
+    active_channel: Channel,
+    signed: Signer,
+) -> None:
+    letters: list[DeadLetter] = []
+
+    async def always_fails(event: object, context: object) -> None:
+        raise RuntimeError("database down")
+
+    async def keep(letter: DeadLetter) -> None:
+        letters.append(letter)
+
+    async with WebhookDispatcher(
+        repo, always_fails, registry=registry, clock=clock, handler_attempts=2, dead_letter=keep
+    ) as d:
+        answer = await d.handle("webchat", active_channel.id, signed(delivery("m1")))
+        await d.drain()
+    assert answer.status == 200
+    (letter,) = letters
+    assert letter.event.message_id == "m1"
+    assert "database down" in letter.error
+
+
+async def test_a_full_queue_refuses_with_503_and_releases_the_claim(
+    repo: InMemoryChannelRepository,
+    recorder: Recorder,
+    registry: AdapterRegistry,
+    clock: FixedClock,
+    active_channel: Channel,
+    signed: Signer,
+) -> None:
+    d = WebhookDispatcher(repo, recorder, registry=registry, clock=clock, queue_size=1)
+    assert (await d.handle("webchat", active_channel.id, signed(delivery("m1")))).status == 200
+    busy = await d.handle("webchat", active_channel.id, signed(delivery("m2")))
+    assert busy.status == 503
+    await d.start()
+    await d.drain()
+    retry = await d.handle("webchat", active_channel.id, signed(delivery("m2")))
+    await d.drain()
+    await d.stop()
+    assert retry.status == 200
+    assert [e.message_id for e, _ in recorder.seen] == ["m1", "m2"]
+
+
+async def test_inline_mode_releases_the_claim_when_the_handler_fails(
+    repo: InMemoryChannelRepository,
+    recorder: Recorder,
+    registry: AdapterRegistry,
+    clock: FixedClock,
+    active_channel: Channel,
+    signed: Signer,
+) -> None:
+    d = WebhookDispatcher(repo, recorder, registry=registry, clock=clock, mode="inline")
+    recorder.failures_left = 1
+    first = await d.handle("webchat", active_channel.id, signed(delivery("m1")))
+    retry = await d.handle("webchat", active_channel.id, signed(delivery("m1")))
+    again = await d.handle("webchat", active_channel.id, signed(delivery("m1")))
+    assert (first.status, retry.status, again.status) == (500, 200, 200)
+    assert len(recorder.seen) == 1
+
+
+async def test_rotation_accepts_the_old_secret_during_the_grace_period(
+    dispatcher: WebhookDispatcher,
+    service: ChannelService,
+    active_channel: Channel,
+    recorder: Recorder,
+    signed: Signer,
+    clock: FixedClock,
+) -> None:
+    await service.rotate_webhook_secret(
+        active_channel.id, tenant_id=TENANT, new_secret="new-secret", grace=timedelta(hours=1)
+    )
+    old = await dispatcher.handle("webchat", active_channel.id, signed(delivery("m1"), SECRET))
+    new = await dispatcher.handle(
+        "webchat", active_channel.id, signed(delivery("m2"), "new-secret")
+    )
+    clock.advance(timedelta(hours=1, seconds=1))
+    late = await dispatcher.handle("webchat", active_channel.id, signed(delivery("m3"), SECRET))
+    await dispatcher.drain()
+    assert (old.status, new.status, late.status) == (200, 200, 401)
+    assert sorted(e.message_id or "" for e, _ in recorder.seen) == ["m1", "m2"]
+
+
+async def test_app_level_endpoint_routes_each_entry_by_account_and_tenant(
+    repo: InMemoryChannelRepository,
+    recorder: Recorder,
+    registry: AdapterRegistry,
+    clock: FixedClock,
+    service: ChannelService,
+) -> None:
+    a = await service.create_channel(
+        tenant_id="tenant-a",
+        project_id=PROJECT,
+        name="A",
+        channel_type="webchat",
+        config=webchat_config("site-a"),
+    )
+    b = await service.create_channel(
+        tenant_id="tenant-b",
+        project_id=PROJECT,
+        name="B",
+        channel_type="webchat",
+        config=webchat_config("site-b"),
+    )
+    await service.activate(a.id, tenant_id="tenant-a")
+    await service.activate(b.id, tenant_id="tenant-b")
+    body = json.dumps(
+        {
+            "site_id": "site-b",
+            "events": [json.loads(delivery("b1", "site-b"))["events"][0]],
+        }
+    ).encode()
+    from ventros_webchat import WebchatAdapter
+
+    headers = WebchatAdapter().sign(body, "app-secret", now=clock.now())
+    async with WebhookDispatcher(
+        repo, recorder, registry=registry, clock=clock, app_secrets={"webchat": ["app-secret"]}
+    ) as d:
+        ok = await d.handle_app("webchat", WebhookRequest("POST", body, headers))
+        unknown_body = delivery("z1", "site-unknown")
+        unknown_headers = WebchatAdapter().sign(unknown_body, "app-secret", now=clock.now())
+        unknown = await d.handle_app(
+            "webchat", WebhookRequest("POST", unknown_body, unknown_headers)
+        )
+        await d.drain()
+    assert (ok.status, unknown.status) == (200, 200)
+    ((event, context),) = recorder.seen
+    assert (event.message_id, context.tenant_id, context.channel_id) == ("b1", "tenant-b", b.id)
+    assert d.stats.unrouted_entries == 1
+
+
+async def test_the_asgi_app_serves_the_routes(
+    repo: InMemoryChannelRepository,
+    recorder: Recorder,
+    registry: AdapterRegistry,
+    clock: FixedClock,
+    active_channel: Channel,
+    signed: Signer,
+) -> None:
+    dispatcher = WebhookDispatcher(repo, recorder, registry=registry, clock=clock)
+    app = create_app(dispatcher)
+    request = signed(delivery("m1"))
+    async with dispatcher:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            url = f"/webhooks/webchat/{active_channel.id}"
+            ok = await client.post(url, content=request.body, headers=dict(request.headers))
+            bad = await client.post(url, content=request.body, headers={})
+            missing = await client.post("/webhooks/webchat/" + "0" * 32, content=b"{}")
+        await dispatcher.drain()
+    assert (ok.status_code, bad.status_code, missing.status_code) == (200, 401, 404)
+    assert len(recorder.seen) == 1
+
+
+@pytest.mark.parametrize("secret", [None])
+async def test_unsigned_deliveries_need_an_explicit_opt_in(
+    secret: str | None,
+    service: ChannelService,
+    dispatcher: WebhookDispatcher,
+    recorder: Recorder,
+    repo: InMemoryChannelRepository,
+) -> None:
+    channel = await service.create_channel(
+        tenant_id=TENANT,
+        project_id=PROJECT,
+        name="No secret",
+        channel_type="webchat",
+        config=webchat_config(secret=secret),
+    )
+    await service.activate(channel.id, tenant_id=TENANT)
+    unsigned = WebhookRequest("POST", delivery("u1"), {})
+    assert (await dispatcher.handle("webchat", channel.id, unsigned)).status == 401
+    loaded = await repo.get(channel.id, tenant_id=TENANT)
+    loaded.allow_unsigned_webhooks()
+    await repo.save(loaded)
+    assert (await dispatcher.handle("webchat", channel.id, unsigned)).status == 200
+    await dispatcher.drain()
+    assert [e.message_id for e, _ in recorder.seen] == ["u1"]
