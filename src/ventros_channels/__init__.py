@@ -210,3 +210,8 @@ __all__ = [
     "parse_config",
     "register_config_model",
 ]
+
+# Plug-in channel types resolve their config models through the adapter registry.
+from ventros_channels.adapters.registry import default_registry as _default_registry
+
+_default_registry()

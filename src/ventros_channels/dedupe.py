@@ -15,7 +15,8 @@ claim. The in-memory store here is for one process; use the Redis store across p
 from __future__ import annotations
 
 import asyncio
-import secrets
+import itertools
+import os
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
@@ -77,6 +78,8 @@ class InMemoryDedupeStore:
         self._entries: dict[str, _Entry] = {}
         self._max_keys = max_keys
         self._lock = asyncio.Lock()
+        self._tokens = itertools.count(1)
+        self._prefix = os.urandom(4).hex()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -88,7 +91,7 @@ class InMemoryDedupeStore:
             return Claim(ClaimStatus.DONE if entry.done else ClaimStatus.IN_PROGRESS)
         if len(self._entries) >= self._max_keys:
             self._evict(now)
-        token = secrets.token_hex(8)
+        token = f"{self._prefix}-{next(self._tokens)}"
         self._entries[key] = _Entry(False, token, now + lease)
         return Claim(ClaimStatus.CLAIMED, token)
 

@@ -94,6 +94,7 @@ async def test_a_malformed_body_is_a_400_and_is_counted(
     repo: InMemoryChannelRepository,
 ) -> None:
     answer = await dispatcher.handle("webchat", active_channel.id, signed(b'{"no":"events"}'))
+    await dispatcher.drain()
     assert answer.status == 400
     stored = await repo.get(active_channel.id, tenant_id=TENANT)
     assert stored.metrics.errors == 1

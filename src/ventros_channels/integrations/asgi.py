@@ -11,14 +11,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from ventros_channels.services.dispatcher import WebhookDispatcher
-from ventros_channels.webhooks.request import WebhookRequest, WebhookResponse
+from ventros_channels.webhooks.request import WebhookRequest
 
 __all__ = ["create_app", "to_webhook_request", "webhook_routes"]
 
@@ -33,29 +34,58 @@ async def to_webhook_request(request: Request) -> WebhookRequest:
     )
 
 
-def _response(answer: WebhookResponse) -> Response:
-    return Response(answer.body, status_code=answer.status, media_type=answer.content_type)
+class _Endpoint:
+    """A plain ASGI endpoint: no Request/Response objects on the hot path."""
+
+    def __init__(self, dispatcher: WebhookDispatcher, *, app_level: bool) -> None:
+        self.dispatcher = dispatcher
+        self.app_level = app_level
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        query_string = scope.get("query_string", b"")
+        request = WebhookRequest(
+            scope["method"],
+            chunks[0] if len(chunks) == 1 else b"".join(chunks),
+            {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]},
+            parse_qsl(query_string.decode("latin-1")) if query_string else {},
+        )
+        params = scope["path_params"]
+        if self.app_level:
+            answer = await self.dispatcher.handle_app(params["channel_type"], request)
+        else:
+            answer = await self.dispatcher.handle(
+                params["channel_type"], params["channel_id"], request
+            )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": answer.status,
+                "headers": [
+                    (b"content-type", answer.content_type.encode("latin-1")),
+                    (b"content-length", str(len(answer.body)).encode("latin-1")),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": answer.body})
 
 
 def webhook_routes(dispatcher: WebhookDispatcher, prefix: str = "/webhooks") -> list[Route]:
     """The two webhook routes, bound to ``dispatcher``."""
-
-    async def per_channel(request: Request) -> Response:
-        params = request.path_params
-        answer = await dispatcher.handle(
-            params["channel_type"], params["channel_id"], await to_webhook_request(request)
-        )
-        return _response(answer)
-
-    async def app_level(request: Request) -> Response:
-        answer = await dispatcher.handle_app(
-            request.path_params["channel_type"], await to_webhook_request(request)
-        )
-        return _response(answer)
-
     return [
-        Route(f"{prefix}/{{channel_type}}/{{channel_id}}", per_channel, methods=["GET", "POST"]),
-        Route(f"{prefix}/{{channel_type}}", app_level, methods=["GET", "POST"]),
+        Route(
+            f"{prefix}/{{channel_type}}/{{channel_id}}",
+            _Endpoint(dispatcher, app_level=False),
+            methods=["GET", "POST"],
+        ),
+        Route(
+            f"{prefix}/{{channel_type}}", _Endpoint(dispatcher, app_level=True), methods=["POST"]
+        ),
     ]
 
 

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
@@ -94,12 +96,43 @@ class DispatcherStats:
     unrouted_entries: int = 0
 
 
-@attrs.frozen
 class _Job:
-    event: InboundEvent
-    context: RoutingContext
-    key: str
-    token: str
+    __slots__ = ("context", "event", "key", "token")
+
+    def __init__(self, event: InboundEvent, context: RoutingContext, key: str, token: str):
+        self.event, self.context, self.key, self.token = event, context, key, token
+
+
+class _Tally:
+    """Counter increments of one channel waiting to be written (cheap to bump)."""
+
+    __slots__ = (
+        "delivered",
+        "failed",
+        "last_message_at",
+        "last_webhook_at",
+        "read",
+        "received",
+        "tenant_id",
+        "webhooks",
+    )
+
+    def __init__(self, tenant_id: str) -> None:
+        self.tenant_id = tenant_id
+        self.received = self.delivered = self.read = self.failed = self.webhooks = 0
+        self.last_message_at: datetime | None = None
+        self.last_webhook_at: datetime | None = None
+
+    def delta(self) -> MetricsDelta:
+        return MetricsDelta(
+            received=self.received,
+            delivered=self.delivered,
+            read=self.read,
+            failed=self.failed,
+            webhooks_accepted=self.webhooks,
+            last_message_at=self.last_message_at,
+            last_webhook_at=self.last_webhook_at,
+        )
 
 
 _RESP_OK = WebhookResponse(200, b"OK")
@@ -136,6 +169,7 @@ class WebhookDispatcher:
         cache_ttl: timedelta = timedelta(seconds=60),
         tolerance: timedelta = timedelta(minutes=5),
         app_secrets: dict[str, Sequence[str]] | None = None,
+        metrics_flush_interval: float = 1.0,
         session_status_hook: Callable[[Channel, SessionStatusChanged], Awaitable[None]]
         | None = None,
         mode: Literal["background", "inline"] = "background",
@@ -157,7 +191,13 @@ class WebhookDispatcher:
         self._retain = dedupe_retain
         self._cache_ttl = cache_ttl
         self._tolerance = tolerance
-        self._cache: dict[UUID, tuple[datetime, Channel]] = {}
+        self._cache: dict[str, tuple[datetime, Channel]] = {}
+        self._contexts: dict[UUID, tuple[Channel, RoutingContext]] = {}
+        self._tally: dict[UUID, _Tally] = {}
+        self._flush_interval = metrics_flush_interval
+        self._flusher: asyncio.Task[None] | None = None
+        self._recent: OrderedDict[bytes, None] = OrderedDict()
+        self._recent_max = 100_000
         self._app_secrets = app_secrets or {}
         self._session_hook = session_status_hook
 
@@ -166,17 +206,21 @@ class WebhookDispatcher:
     async def start(self) -> None:
         if not self._tasks and self.mode == "background":
             self._tasks = [asyncio.create_task(self._worker()) for _ in range(self._workers)]
+        if self._flusher is None:
+            self._flusher = asyncio.create_task(self._flush_loop())
 
     async def stop(self, *, drain: bool = True) -> None:
         """Stop the workers, first finishing queued events unless ``drain`` is false."""
         if drain and self._tasks:
             await self._queue.join()
-        for task in self._tasks:
+        tasks = [*self._tasks, *([self._flusher] if self._flusher else [])]
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self._tasks = []
+        self._tasks, self._flusher = [], None
+        await self.flush_metrics()
 
     async def __aenter__(self) -> WebhookDispatcher:
         await self.start()
@@ -186,25 +230,32 @@ class WebhookDispatcher:
         await self.stop()
 
     async def drain(self) -> None:
-        """Wait until every queued event was handled (tests, graceful shutdown)."""
+        """Wait until every queued event was handled and counted (tests, shutdown)."""
         await self._queue.join()
+        await self.flush_metrics()
 
-    def invalidate(self, channel_id: UUID) -> None:
+    def invalidate(self, channel_id: UUID | str) -> None:
         """Forget the cached channel (call after changing it; ChannelService can do it)."""
-        self._cache.pop(channel_id, None)
+        self._cache.pop(str(channel_id), None)
+        for known, (channel, _) in list(self._contexts.items()):
+            if str(known) == str(channel_id) or channel.id == channel_id:
+                del self._contexts[known]
 
     # ------------------------------------------------------------------ lookups
 
-    async def _channel(self, channel_id: UUID) -> Channel | None:
-        now = self.clock.now()
-        hit = self._cache.get(channel_id)
+    async def _channel(self, key: str, now: datetime) -> Channel | None:
+        hit = self._cache.get(key)
         if hit is not None and hit[0] > now:
             return hit[1]
+        try:
+            channel_id = UUID(key)
+        except ValueError:
+            return None
         channel = await self.repository.lookup(channel_id)
         if channel is not None:
-            self._cache[channel_id] = (now + self._cache_ttl, channel)
+            self._cache[key] = (now + self._cache_ttl, channel)
         else:
-            self._cache.pop(channel_id, None)
+            self._cache.pop(key, None)
         return channel
 
     def _adapter(self, channel_type: str) -> ChannelAdapter[Any] | None:
@@ -220,12 +271,8 @@ class WebhookDispatcher:
     ) -> WebhookResponse:
         """Handle a delivery to ``/webhooks/{channel_type}/{channel_id}``."""
         self.stats.deliveries += 1
-        try:
-            cid = channel_id if isinstance(channel_id, UUID) else UUID(channel_id)
-        except ValueError:
-            self.stats.unknown_channel += 1
-            return _RESP_UNKNOWN
-        channel = await self._channel(cid)
+        now = self.clock.now()
+        channel = await self._channel(str(channel_id), now)
         adapter = self._adapter(channel_type)
         if channel is None or adapter is None or channel.channel_type != channel_type:
             self.stats.unknown_channel += 1
@@ -237,7 +284,7 @@ class WebhookDispatcher:
         if channel.status not in ACCEPTING:
             self.stats.not_accepting += 1
             return _RESP_FORBIDDEN
-        now = self.clock.now()
+        cid = channel.id
         keys = VerificationKeys(
             channel.webhook_secrets(),
             now=now,
@@ -251,11 +298,21 @@ class WebhookDispatcher:
             logger.warning("rejected delivery for channel %s: %s", cid, exc.reason)
             await self._count(channel, MetricsDelta(webhooks_rejected=1, last_webhook_at=now))
             return _RESP_SIG
+        digest = hashlib.blake2b(request.body, digest_size=16, key=cid.bytes).digest()
+        if digest in self._recent:  # the exact bytes were accepted before: a platform retry
+            self.stats.duplicates += 1
+            self._recent.move_to_end(digest)
+            return adapter.success_response(())
         try:
             events = adapter.parse(request.body, channel.config)
         except WebhookPayloadError as exc:
             return await self._malformed(channel, request, exc, now)
-        return await self._accept(adapter, channel, events, now)
+        answer = await self._accept(adapter, channel, events, now)
+        if answer.status == 200:
+            self._recent[digest] = None
+            if len(self._recent) > self._recent_max:
+                self._recent.popitem(last=False)
+        return answer
 
     async def handle_app(self, channel_type: str, request: WebhookRequest) -> WebhookResponse:
         """Handle a delivery to the app-level ``/webhooks/{channel_type}``: verified with the
@@ -348,40 +405,38 @@ class WebhookDispatcher:
         events: Sequence[InboundEvent],
         now: datetime,
     ) -> WebhookResponse:
-        context = channel.routing_context()
+        known = self._contexts.get(channel.id)
+        if known is not None and known[0] is channel:
+            context = known[1]
+        else:
+            context = channel.routing_context()
+            self._contexts[channel.id] = (channel, context)
         prefix = f"{channel.id}:"
         claimed: list[_Job] = []
-        received = delivered = read = failed = 0
-        last_message: datetime | None = None
+        tally = _Tally(channel.tenant_id)
+        tally.webhooks = 1
+        tally.last_webhook_at = now
         for event in events:
             key = prefix + event.idempotency_key
             claim = await self.dedupe.claim(key, lease=self._lease)
-            if not claim.acquired:
+            if claim.token is None:
                 self.stats.duplicates += 1
                 continue
-            assert claim.token is not None
             claimed.append(_Job(event, context, key, claim.token))
-            if type(event) is MessageReceived:
-                received += 1
-                last_message = event.timestamp
-            elif type(event) is StatusChanged:
-                if event.status is DeliveryStatus.DELIVERED:
-                    delivered += 1
-                elif event.status in (DeliveryStatus.READ, DeliveryStatus.PLAYED):
-                    read += 1
-                elif event.status is DeliveryStatus.FAILED:
-                    failed += 1
-        delta = MetricsDelta(
-            received=received,
-            delivered=delivered,
-            read=read,
-            failed=failed,
-            webhooks_accepted=1,
-            last_webhook_at=now,
-            last_message_at=last_message,
-        )
+            kind = type(event)
+            if kind is MessageReceived:
+                tally.received += 1
+                tally.last_message_at = event.timestamp
+            elif kind is StatusChanged:
+                status = event.status  # type: ignore[union-attr]
+                if status is DeliveryStatus.DELIVERED:
+                    tally.delivered += 1
+                elif status is DeliveryStatus.READ or status is DeliveryStatus.PLAYED:
+                    tally.read += 1
+                elif status is DeliveryStatus.FAILED:
+                    tally.failed += 1
         if self.mode == "inline":
-            return await self._run_inline(adapter, channel, claimed, events, delta)
+            return await self._run_inline(adapter, channel, claimed, events, tally)
         for position, job in enumerate(claimed):
             try:
                 self._queue.put_nowait(job)
@@ -392,7 +447,7 @@ class WebhookDispatcher:
                 logger.error("queue full: delivery for channel %s refused (503)", channel.id)
                 return _RESP_BUSY
         self.stats.accepted_events += len(claimed)
-        await self._count(channel, delta)
+        await self._count_tally(channel.id, tally)
         return adapter.success_response(events)
 
     async def _run_inline(
@@ -401,7 +456,7 @@ class WebhookDispatcher:
         channel: Channel,
         jobs: list[_Job],
         events: Sequence[InboundEvent],
-        delta: MetricsDelta,
+        tally: _Tally,
     ) -> WebhookResponse:
         for position, job in enumerate(jobs):
             try:
@@ -415,14 +470,52 @@ class WebhookDispatcher:
             await self.dedupe.complete(job.key, job.token, retain=self._retain)
             self.stats.handled += 1
         self.stats.accepted_events += len(jobs)
-        await self._count(channel, delta)
+        await self._count_tally(channel.id, tally)
         return adapter.success_response(events)
 
     async def _count(self, channel: Channel, delta: MetricsDelta) -> None:
+        """Write counters of a rejected delivery (rare: no batching needed)."""
+        await self._write_metrics(channel.id, channel.tenant_id, delta)
+
+    async def _count_tally(self, channel_id: UUID, tally: _Tally) -> None:
+        """Add an accepted delivery's counters: batched while the flusher runs."""
+        if self._flusher is None:
+            await self._write_metrics(channel_id, tally.tenant_id, tally.delta())
+            return
+        pending = self._tally.get(channel_id)
+        if pending is None:
+            self._tally[channel_id] = tally
+            return
+        pending.received += tally.received
+        pending.delivered += tally.delivered
+        pending.read += tally.read
+        pending.failed += tally.failed
+        pending.webhooks += tally.webhooks
+        if tally.last_message_at is not None and (
+            pending.last_message_at is None or tally.last_message_at > pending.last_message_at
+        ):
+            pending.last_message_at = tally.last_message_at
+        if tally.last_webhook_at is not None and (
+            pending.last_webhook_at is None or tally.last_webhook_at > pending.last_webhook_at
+        ):
+            pending.last_webhook_at = tally.last_webhook_at
+
+    async def _write_metrics(self, channel_id: UUID, tenant_id: str, delta: MetricsDelta) -> None:
         try:
-            await self.repository.record_metrics(channel.id, delta, tenant_id=channel.tenant_id)
+            await self.repository.record_metrics(channel_id, delta, tenant_id=tenant_id)
         except VentrosChannelsError as exc:  # metrics must never cost a delivery
-            logger.warning("could not record metrics for %s: %s", channel.id, exc)
+            logger.warning("could not record metrics for %s: %s", channel_id, exc)
+
+    async def flush_metrics(self) -> None:
+        """Write the batched counter increments to the repository now."""
+        tallies, self._tally = self._tally, {}
+        for channel_id, tally in tallies.items():
+            await self._write_metrics(channel_id, tally.tenant_id, tally.delta())
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._flush_interval)
+            await self.flush_metrics()
 
     # ------------------------------------------------------------------ workers
 
