@@ -29,6 +29,8 @@ __all__ = ["Claim", "ClaimStatus", "DedupeStore", "InMemoryDedupeStore"]
 
 
 class ClaimStatus(StrEnum):
+    """Result of a claim: taken by us, held by another worker, or already done."""
+
     CLAIMED = "claimed"
     IN_PROGRESS = "in_progress"
     DONE = "done"

@@ -104,6 +104,8 @@ class HistoryPage(Generic[T]):
 
 @attrs.frozen
 class MediaContent:
+    """Downloaded media bytes with their type and name when known."""
+
     content: bytes = attrs.field(repr=False)
     mime_type: str | None = None
     filename: str | None = None

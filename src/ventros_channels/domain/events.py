@@ -65,6 +65,8 @@ class ChannelEvent(BaseModel):
 
 
 class ChannelCreated(ChannelEvent):
+    """A channel was created (it starts ``inactive``)."""
+
     event_type: ClassVar[str] = "channel.created"
     project_id: UUID
     user_id: UUID | None
@@ -81,6 +83,8 @@ class ChannelUpdated(ChannelEvent):
 
 
 class ChannelStatusChanged(ChannelEvent):
+    """The channel moved between two statuses of the state machine."""
+
     event_type: ClassVar[str] = "channel.status_changed"
     from_status: ChannelStatus
     to_status: ChannelStatus
@@ -88,30 +92,42 @@ class ChannelStatusChanged(ChannelEvent):
 
 
 class ChannelActivated(ChannelEvent):
+    """The channel became active: it sends and takes deliveries."""
+
     event_type: ClassVar[str] = "channel.activated"
 
 
 class ChannelDeactivated(ChannelEvent):
+    """The user disabled the channel."""
+
     event_type: ClassVar[str] = "channel.deactivated"
 
 
 class ChannelDeleted(ChannelEvent):
+    """The channel was soft-deleted; ``webhook_url`` is the endpoint to clean up."""
+
     event_type: ClassVar[str] = "channel.deleted"
     webhook_url: str | None = None
 
 
 class PipelineAssociated(ChannelEvent):
+    """Inbound messages now route to ``pipeline_id``."""
+
     event_type: ClassVar[str] = "channel.pipeline.associated"
     pipeline_id: UUID
     previous_pipeline_id: UUID | None = None
 
 
 class PipelineDisassociated(ChannelEvent):
+    """Inbound messages route to the project's default pipeline again."""
+
     event_type: ClassVar[str] = "channel.pipeline.disassociated"
     pipeline_id: UUID
 
 
 class WebhookConfigured(ChannelEvent):
+    """The channel's webhook URL was set."""
+
     event_type: ClassVar[str] = "channel.webhook.configured"
     webhook_url: str
     webhook_id: str | None = None
@@ -125,11 +141,15 @@ class WebhookSecretRotated(ChannelEvent):
 
 
 class ChannelErrorRecorded(ChannelEvent):
+    """The platform reported an error for this channel (message redacted by the caller)."""
+
     event_type: ClassVar[str] = "channel.error_recorded"
     message: str
 
 
 class SessionStatusChanged(ChannelEvent):
+    """The WAHA session behind the channel changed status."""
+
     event_type: ClassVar[str] = "channel.session.status_changed"
     from_status: WAHASessionStatus | None
     to_status: WAHASessionStatus
@@ -144,6 +164,8 @@ class SessionQRCodeUpdated(ChannelEvent):
 
 
 class HistoryImportRequested(ChannelEvent):
+    """A history import was asked for with this strategy and range."""
+
     event_type: ClassVar[str] = "channel.history_import.requested"
     strategy: ImportStrategy
     since: datetime | None = None
@@ -152,10 +174,14 @@ class HistoryImportRequested(ChannelEvent):
 
 
 class HistoryImportStarted(ChannelEvent):
+    """The history import began fetching."""
+
     event_type: ClassVar[str] = "channel.history_import.started"
 
 
 class HistoryImportCompleted(ChannelEvent):
+    """The history import finished; counts and duration included."""
+
     event_type: ClassVar[str] = "channel.history_import.completed"
     chats: int
     messages: int
@@ -164,6 +190,8 @@ class HistoryImportCompleted(ChannelEvent):
 
 
 class HistoryImportFailed(ChannelEvent):
+    """The history import stopped for good; ``reason`` says why."""
+
     event_type: ClassVar[str] = "channel.history_import.failed"
     reason: str
     chats: int = 0

@@ -53,6 +53,8 @@ def content_key(prefix: str, payload: Any) -> str:
 
 
 class ChatType(StrEnum):
+    """Kind of conversation an event belongs to."""
+
     DIRECT = "direct"
     GROUP = "group"
     CHANNEL = "channel"
@@ -62,6 +64,8 @@ class ChatType(StrEnum):
 
 
 class MediaKind(StrEnum):
+    """Kind of media an attachment holds."""
+
     IMAGE = "image"
     VIDEO = "video"
     AUDIO = "audio"
@@ -103,6 +107,8 @@ class Attachment(_Frozen):
 
 
 class Location(_Frozen):
+    """A shared location."""
+
     latitude: float
     longitude: float
     name: str | None = None
@@ -111,6 +117,8 @@ class Location(_Frozen):
 
 
 class SharedContact(_Frozen):
+    """A contact card shared in a message."""
+
     name: str | None = None
     phones: tuple[str, ...] = ()
     emails: tuple[str, ...] = ()
@@ -218,6 +226,8 @@ class ReactionChanged(_Event):
 
 
 class MessageEdited(_Event):
+    """A message was edited; ``target_message_id`` names it, ``text`` is the new text."""
+
     kind: Literal["edit"] = "edit"
     target_message_id: str
     text: str | None = None
@@ -225,6 +235,8 @@ class MessageEdited(_Event):
 
 
 class MessageDeleted(_Event):
+    """A message was deleted / revoked; ``target_message_id`` names it."""
+
     kind: Literal["delete"] = "delete"
     target_message_id: str
 

@@ -41,6 +41,8 @@ class _Out(BaseModel):
 
 
 class TextMessage(_Out):
+    """Plain text, optionally formatted (Telegram) or with a link preview (WhatsApp)."""
+
     kind: Literal["text"] = "text"
     text: str = Field(min_length=1)
     preview_url: bool = False
@@ -82,6 +84,8 @@ class TemplateMessage(_Out):
 
 
 class Button(BaseModel):
+    """One reply button: ``id`` comes back in the user's reply, ``title`` is shown."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
     id: str = Field(min_length=1)
     title: str = Field(min_length=1)
@@ -100,6 +104,8 @@ class ButtonsMessage(_Out):
 
 
 class ListRow(BaseModel):
+    """One selectable row of a list message."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
     id: str = Field(min_length=1)
     title: str = Field(min_length=1)
@@ -107,12 +113,16 @@ class ListRow(BaseModel):
 
 
 class ListSection(BaseModel):
+    """A titled group of list rows."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
     title: str | None = None
     rows: tuple[ListRow, ...] = Field(min_length=1)
 
 
 class ListMessage(_Out):
+    """Text with a menu of rows in sections (WhatsApp list; keyboard elsewhere)."""
+
     kind: Literal["list"] = "list"
     text: str = Field(min_length=1)
     button_text: str = Field(min_length=1)
@@ -130,11 +140,15 @@ class Reaction(_Out):
 
 
 class MarkAsRead(_Out):
+    """Mark ``message_id`` (and what came before it) as read."""
+
     kind: Literal["mark_as_read"] = "mark_as_read"
     message_id: str = Field(min_length=1)
 
 
 class Typing(_Out):
+    """Show (or stop showing) a typing indicator."""
+
     kind: Literal["typing"] = "typing"
     on: bool = True
 
