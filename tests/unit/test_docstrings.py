@@ -18,7 +18,7 @@ MODULES = [
 
 
 def public_objects() -> list[tuple[str, object]]:
-    out = []
+    out: list[tuple[str, object]] = []
     for name in MODULES:
         module = importlib.import_module(name)
         for attr in module.__all__:

@@ -15,6 +15,7 @@ SUBMODULES = {
     "publisher",
     "services",
     "demo",
+    "history",
     "messaging",
     "repository",
     "testing",
