@@ -59,6 +59,13 @@ def test() -> None:
     run(PY, "-m", "ruff", "format", "--check", "src", "tests", "benchmarks", "examples", "scripts")
     run(PY, "-m", "mypy", "--strict", "src", "tests", "examples")
     run(PY, "-m", "pytest", "-q", *sys.argv[2:])
+    docs()
+
+
+def docs() -> None:
+    ensure_env()
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    run(PY, "-m", "mkdocs", "build", "--strict", "--quiet", "--site-dir", VENV / "site", env=env)
 
 
 def bench() -> None:
@@ -67,7 +74,7 @@ def bench() -> None:
         run(PY, script, *sys.argv[2:])
 
 
-TASKS = {"demo": demo, "test": test, "bench": bench, "env": ensure_env}
+TASKS = {"demo": demo, "test": test, "bench": bench, "docs": docs, "env": ensure_env}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in TASKS:
