@@ -48,12 +48,45 @@ __all__ = [
     "ErrorMapper",
     "HttpExecutor",
     "RetryPolicy",
+    "SecretRedactionFilter",
     "error_for_status",
     "parse_retry_after",
     "redact",
 ]
 
 logger = logging.getLogger("ventros_channels.http")
+
+
+class SecretRedactionFilter(logging.Filter):
+    """Replaces known secrets by ``***`` in records of the loggers it is attached to.
+
+    httpx logs every request URL at INFO; Telegram puts the bot token in that URL. The
+    executor attaches this filter to the ``httpx`` and ``httpcore`` loggers and registers the
+    secrets of every request it sends.
+    """
+
+    def __init__(self, limit: int = 10_000) -> None:
+        super().__init__()
+        self.secrets: set[str] = set()
+        self.limit = limit
+
+    def add(self, secrets: Iterable[str]) -> None:
+        for secret in secrets:
+            if secret not in self.secrets and len(self.secrets) < self.limit:
+                self.secrets.add(secret)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            message = record.getMessage()
+            cleaned = redact(message, self.secrets)
+            if cleaned != message:
+                record.msg, record.args = cleaned, ()
+        return True
+
+
+_redaction = SecretRedactionFilter()
+for _name in ("httpx", "httpcore"):
+    logging.getLogger(_name).addFilter(_redaction)
 
 ErrorMapper = Callable[[httpx.Response, Callable[[str], str]], PlatformError | None]
 """Turns a platform answer into a typed error, or ``None`` when it is a success.
@@ -145,6 +178,8 @@ class HttpExecutor:
     ) -> httpx.Response:
         """Send and return the successful response, or raise a typed :class:`PlatformError`."""
         hidden = tuple(s for s in secrets if s)
+        if hidden:
+            _redaction.add(hidden)
         request = client.build_request(
             method,
             url,
