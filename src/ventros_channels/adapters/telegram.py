@@ -320,7 +320,10 @@ class TelegramAdapter(ChannelAdapter[TelegramConfig]):
             return self._unsupported(update, bot, key, "service message: migrated from a group")
         from_bot = bot is not None and common["sender_id"] == bot
         cls = MessageEcho if from_bot else MessageReceived
-        return cls(message_id=message_id, idempotency_key=key, **common, **self._content(message))
+        common.update(self._content(message))
+        common["message_id"] = message_id
+        common["idempotency_key"] = key
+        return cls.model_validate(common)
 
     def _edited(
         self, message: dict[str, Any], update: dict[str, Any], bot: str | None, key: str

@@ -64,6 +64,13 @@ class VerificationKeys:
     now: datetime
     allow_unsigned: bool = False
     tolerance: timedelta = timedelta(minutes=5)
+    _bytes: tuple[bytes, ...] = attrs.field(init=False, repr=False, eq=False)
 
-    def secret_bytes(self) -> list[bytes]:
-        return [s.get_secret_value().encode() for s in self.secrets]
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(
+            self, "_bytes", tuple(s.get_secret_value().encode() for s in self.secrets)
+        )
+
+    def secret_bytes(self) -> tuple[bytes, ...]:
+        """The secrets as bytes, for HMAC and comparisons."""
+        return self._bytes

@@ -17,6 +17,7 @@ from ventros_channels.errors import WebhookVerificationError
 __all__ = ["check_freshness", "hmac_hex", "verify_hmac", "verify_shared_token"]
 
 _ALGORITHMS = {"sha1": hashlib.sha1, "sha256": hashlib.sha256, "sha512": hashlib.sha512}
+_HEX_LENGTH = {name: make().digest_size * 2 for name, make in _ALGORITHMS.items()}
 
 
 def hmac_hex(secret: bytes, body: bytes, algorithm: str = "sha256") -> str:
@@ -42,8 +43,7 @@ def verify_hmac(
             raise WebhookVerificationError("signature header malformed")
         signature = signature[len(prefix) :]
     digest = _ALGORITHMS[algorithm]
-    expected_len = digest().digest_size * 2
-    if len(signature) != expected_len:
+    if len(signature) != _HEX_LENGTH[algorithm]:
         raise WebhookVerificationError("signature header malformed")
     given = signature.lower().encode()
     ok = False
@@ -67,7 +67,11 @@ def verify_shared_token(token: str | None, secrets: Sequence[bytes]) -> None:
         raise WebhookVerificationError("secret token mismatch")
 
 
-def check_freshness(sent_at: datetime, now: datetime, tolerance: timedelta) -> None:
-    """Reject deliveries stamped too far from ``now`` (replays)."""
-    if abs(now - sent_at) > tolerance:
+def check_freshness(sent_at: datetime | float, now: datetime, tolerance: timedelta) -> None:
+    """Reject deliveries stamped too far from ``now`` (replays).
+
+    ``sent_at`` is a datetime or Unix seconds.
+    """
+    stamp = sent_at if isinstance(sent_at, int | float) else sent_at.timestamp()
+    if abs(now.timestamp() - stamp) > tolerance.total_seconds():
         raise WebhookVerificationError("timestamp outside the tolerance window")
