@@ -1,0 +1,12 @@
+"""SQL persistence (extra ``[sql]``, plus ``[postgres]`` for PostgreSQL).
+
+:class:`SqlChannelRepository` stores channels through a host-provided SQLAlchemy
+:class:`~sqlalchemy.ext.asyncio.AsyncEngine`; :func:`create_engine` is an optional helper.
+Build the schema with :meth:`SqlChannelRepository.create_schema`, or on PostgreSQL with the
+plain SQL files listed by :func:`postgresql_migrations`.
+"""
+
+from ventros_channels.sql.migrations import postgresql_migrations
+from ventros_channels.sql.repository import ConfigCipher, SqlChannelRepository, create_engine
+
+__all__ = ["ConfigCipher", "SqlChannelRepository", "create_engine", "postgresql_migrations"]

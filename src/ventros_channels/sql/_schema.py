@@ -1,0 +1,109 @@
+"""The ``channels`` table: typed columns for what queries touch, JSON for the rest."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+
+from ventros_channels.clock import ensure_utc
+
+__all__ = ["COUNTER_COLUMNS", "TIMESTAMP_COLUMNS", "UTCDateTime", "build_table"]
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend.
+
+    PostgreSQL stores ``timestamptz``. SQLite has no time zones, so values are normalised to
+    UTC and stored naive, in SQLAlchemy's fixed-width text form, which keeps text comparison
+    and ordering the same as time ordering; they come back aware (UTC).
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = ensure_utc(value)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+COUNTER_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("messages_received", "received"),
+    ("messages_sent", "sent"),
+    ("errors", "errors"),
+    ("delivered", "delivered"),
+    ("read", "read"),
+    ("failed", "failed"),
+    ("webhooks_accepted", "webhooks_accepted"),
+    ("webhooks_rejected", "webhooks_rejected"),
+)
+"""(column, ``MetricsDelta`` field) for every counter."""
+
+TIMESTAMP_COLUMNS: tuple[str, ...] = ("last_message_at", "last_webhook_at", "last_error_at")
+"""Metric timestamps that only move forward (same name on the column and the delta)."""
+
+# Case-folded copies of name / external id for search and name ordering. PostgreSQL compares
+# them byte-wise (collation "C") so the order is the code-point order the in-memory store uses.
+_FOLDED = sa.Text().with_variant(sa.Text(collation="C"), "postgresql")
+_JSON = sa.JSON().with_variant(JSONB(), "postgresql")
+
+
+def build_table(metadata: sa.MetaData, name: str = "channels") -> sa.Table:
+    """Declare the channels table (and its indexes) in ``metadata``."""
+    table = sa.Table(
+        name,
+        metadata,
+        sa.Column("id", sa.Uuid(), primary_key=True),
+        sa.Column("tenant_id", sa.Text(), nullable=False),
+        sa.Column("project_id", sa.Uuid(), nullable=False),
+        sa.Column("user_id", sa.Uuid()),
+        sa.Column("name", sa.Text(), nullable=False),
+        sa.Column("name_key", _FOLDED, nullable=False),
+        sa.Column("channel_type", sa.String(64), nullable=False),
+        sa.Column("status", sa.String(32), nullable=False),
+        sa.Column("external_id", sa.Text()),
+        sa.Column("external_key", _FOLDED, nullable=False),
+        sa.Column("pipeline_id", sa.Uuid()),
+        sa.Column("ai_enabled", sa.Boolean(), nullable=False),
+        sa.Column("ai_agents_enabled", sa.Boolean(), nullable=False),
+        sa.Column("webhook_id", sa.Text()),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("updated_at", UTCDateTime(), nullable=False),
+        sa.Column("deleted_at", UTCDateTime()),
+        sa.Column("version", sa.Integer(), nullable=False),
+        *(sa.Column(c, sa.BigInteger(), nullable=False) for c, _ in COUNTER_COLUMNS),
+        *(sa.Column(c, UTCDateTime()) for c in TIMESTAMP_COLUMNS),
+        sa.Column("last_error", sa.Text()),
+        sa.Column("data", _JSON, nullable=False),
+        sa.Column("config", _JSON),
+        sa.Column("config_sealed", sa.LargeBinary()),
+    )
+    c = table.c
+    active = c.status == sa.text("'active'")
+    sa.Index(f"ix_{name}_tenant", c.tenant_id, c.created_at)
+    sa.Index(f"ix_{name}_project", c.project_id, c.tenant_id)
+    sa.Index(f"ix_{name}_type", c.channel_type)
+    sa.Index(f"ix_{name}_status", c.status)
+    sa.Index(f"ix_{name}_external_id", c.external_id, c.channel_type)
+    sa.Index(f"ix_{name}_webhook_id", c.webhook_id)
+    sa.Index(
+        f"ix_{name}_active_project",
+        c.tenant_id,
+        c.project_id,
+        c.created_at,
+        c.id,
+        sqlite_where=active,
+        postgresql_where=active,
+    )
+    return table

@@ -1,0 +1,573 @@
+"""A :class:`~ventros_channels.ChannelRepository` on SQLAlchemy 2 (async): SQLite and PostgreSQL.
+
+Every query runs in SQL: filters, sort, pages, totals and text search. Writes run in one
+transaction each. Saves use optimistic concurrency (``UPDATE ... WHERE version = :expected``)
+and metric counters are incremented in the ``UPDATE`` itself, never read, changed and written
+back, so concurrent writers on any number of processes never lose an increment.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, Protocol, runtime_checkable
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from ventros_channels.clock import Clock, SystemClock
+from ventros_channels.domain.channel import Channel
+from ventros_channels.domain.types import ChannelStatus, ChannelType
+from ventros_channels.domain.values import MetricsDelta
+from ventros_channels.errors import (
+    ChannelNotFoundError,
+    ConcurrencyError,
+    RepositoryError,
+    RepositoryUnavailableError,
+)
+from ventros_channels.repository import ChannelFilters, ChannelPage, _check_page
+from ventros_channels.sql._schema import (
+    COUNTER_COLUMNS,
+    TIMESTAMP_COLUMNS,
+    UTCDateTime,
+    build_table,
+)
+
+__all__ = ["ConfigCipher", "SqlChannelRepository", "create_engine"]
+
+logger = logging.getLogger("ventros_channels.sql")
+
+# Snapshot keys that live in their own columns; everything else goes to the ``data`` JSON.
+_COLUMN_KEYS = frozenset(
+    {
+        "id",
+        "tenant_id",
+        "project_id",
+        "user_id",
+        "name",
+        "channel_type",
+        "status",
+        "external_id",
+        "pipeline_id",
+        "ai_enabled",
+        "ai_agents_enabled",
+        "created_at",
+        "updated_at",
+        "deleted_at",
+        "version",
+        "metrics",
+        "config",
+        "retired_secrets",
+    }
+)
+_SORT_NULLABLE = frozenset({"last_message_at"})
+
+
+@runtime_checkable
+class ConfigCipher(Protocol):
+    """Encryption at rest for the secret part of a channel (its config and retired secrets).
+
+    ``encrypt`` must be reversible by ``decrypt``; authenticated encryption (e.g. Fernet or
+    AES-GCM with a key from the host's KMS) is the intended use.
+    """
+
+    def encrypt(self, data: bytes) -> bytes: ...
+
+    def decrypt(self, data: bytes) -> bytes: ...
+
+
+def create_engine(url: str | sa.URL, **options: Any) -> AsyncEngine:
+    """An :class:`AsyncEngine` with settings suited to the repository.
+
+    A convenience only: the repository never creates engines itself. Defaults:
+    ``hide_parameters=True`` (SQL parameters hold channel secrets, keep them out of logs and
+    error messages) and ``pool_pre_ping=True``; anything passed in ``options`` wins.
+    Example URLs: ``sqlite+aiosqlite:///channels.db``,
+    ``postgresql+asyncpg://user@host/db``.
+    """
+    settings: dict[str, Any] = {"hide_parameters": True, "pool_pre_ping": True, **options}
+    return create_async_engine(url, **settings)
+
+
+class _Conflict(Exception):
+    """Internal: the optimistic concurrency check failed inside the transaction."""
+
+
+class SqlChannelRepository:
+    """Channel store on a host-provided :class:`AsyncEngine` (SQLite or PostgreSQL).
+
+    :param engine: the host's engine; the repository neither creates nor disposes it.
+    :param schema: PostgreSQL schema (or SQLite attached database) holding the table.
+    :param cipher: optional :class:`ConfigCipher`; when given, the config and retired
+        webhook secrets are stored encrypted (rows written before keep loading as plain).
+    :param table_name: name of the table (``channels``).
+    :param clock: clock handed to the channels it loads.
+
+    Create the table with :meth:`create_schema` or the PostgreSQL migration shipped in
+    ``ventros_channels/sql/migrations``. Database failures raise
+    :class:`RepositoryUnavailableError` (connection refused, lost, timed out, locked) or
+    :class:`RepositoryError`; their messages never hold SQL parameters.
+    """
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        schema: str | None = None,
+        cipher: ConfigCipher | None = None,
+        table_name: str = "channels",
+        clock: Clock | None = None,
+    ) -> None:
+        self._engine = engine
+        self._schema = schema
+        self._cipher = cipher
+        self._clock = clock or SystemClock()
+        self._metadata = sa.MetaData(schema=schema)
+        self._table = build_table(self._metadata, table_name)
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The engine the repository runs on."""
+        return self._engine
+
+    @property
+    def table(self) -> sa.Table:
+        """The SQLAlchemy table (for hosts' own reporting queries and migrations)."""
+        return self._table
+
+    # ---------------------------------------------------------------- schema
+
+    async def create_schema(self, *, trigram: bool | None = None) -> None:
+        """Create the schema (PostgreSQL), the table and its indexes if missing. Idempotent.
+
+        On PostgreSQL a trigram (``pg_trgm`` GIN) index speeds up :meth:`search`. With
+        ``trigram=None`` it is created when the extension is installed or can be installed
+        (``CREATE EXTENSION IF NOT EXISTS pg_trgm``), and skipped with a log line
+        otherwise; ``True`` makes a failure an error, ``False`` skips it.
+        """
+        with _translate_errors():
+            async with self._engine.begin() as conn:
+                postgres = conn.dialect.name == "postgresql"
+                if postgres and self._schema:
+                    await conn.execute(sa.schema.CreateSchema(self._schema, if_not_exists=True))
+                await conn.run_sync(self._metadata.create_all)
+                if postgres and trigram is not False:
+                    await self._create_trigram_index(conn, required=bool(trigram))
+
+    async def _create_trigram_index(self, conn: AsyncConnection, *, required: bool) -> None:
+        find_ext = sa.text(
+            "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace"
+            " WHERE e.extname = 'pg_trgm'"
+        )
+        try:
+            async with conn.begin_nested():
+                nsp = (await conn.execute(find_ext)).scalar()
+                if nsp is None:
+                    await conn.execute(sa.text("CREATE EXTENSION IF NOT EXISTS pg_trgm"))
+                    nsp = (await conn.execute(find_ext)).scalar()
+                prep = conn.dialect.identifier_preparer
+                ops = f"{prep.quote_identifier(str(nsp))}.gin_trgm_ops"
+                t = self._table
+                index = prep.quote(f"ix_{t.name}_search_trgm")
+                await conn.execute(
+                    sa.text(
+                        f"CREATE INDEX IF NOT EXISTS {index} ON {prep.format_table(t)} "
+                        f"USING gin (name_key {ops}, external_key {ops})"
+                    )
+                )
+        except sa_exc.DBAPIError as exc:
+            if required:
+                raise
+            logger.warning(
+                "pg_trgm is not available (%s): text search runs without a trigram index",
+                type(exc.orig).__name__,
+            )
+
+    async def drop_schema(self) -> None:
+        """Drop the table and its indexes (not the PostgreSQL schema itself)."""
+        with _translate_errors():
+            async with self._engine.begin() as conn:
+                await conn.run_sync(self._metadata.drop_all)
+
+    # ---------------------------------------------------------------- rows
+
+    def _seal(self, payload: Mapping[str, Any]) -> tuple[Any, bytes | None]:
+        if self._cipher is None:
+            return dict(payload), None
+        raw = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
+        return None, self._cipher.encrypt(raw)
+
+    def _unseal(self, row: sa.Row[Any]) -> dict[str, Any]:
+        sealed = row.config_sealed
+        if sealed is None:
+            return dict(row.config or {})
+        if self._cipher is None:
+            raise RepositoryError(
+                f"channel {row.id} has an encrypted config and the repository has no cipher"
+            )
+        try:
+            data = json.loads(self._cipher.decrypt(bytes(sealed)))
+        except Exception as exc:
+            raise RepositoryError(
+                f"channel {row.id}: the encrypted config could not be decrypted "
+                f"({type(exc).__name__})"
+            ) from None
+        if not isinstance(data, dict):
+            raise RepositoryError(f"channel {row.id}: the decrypted config is not an object")
+        return data
+
+    def _values(self, channel: Channel) -> dict[str, Any]:
+        """Every column but the id, the version and the metric columns."""
+        snap = channel.to_snapshot()
+        config, sealed = self._seal(
+            {"config": snap["config"], "retired_secrets": snap["retired_secrets"]}
+        )
+        return {
+            "tenant_id": channel.tenant_id,
+            "project_id": channel.project_id,
+            "user_id": channel.user_id,
+            "name": channel.name,
+            "name_key": channel.name.casefold(),
+            "channel_type": str(channel.channel_type),
+            "status": channel.status.value,
+            "external_id": channel.external_id,
+            "external_key": (channel.external_id or "").casefold(),
+            "pipeline_id": channel.pipeline_id,
+            "ai_enabled": channel.ai_enabled,
+            "ai_agents_enabled": channel.ai_agents_enabled,
+            "webhook_id": channel.webhook.webhook_id,
+            "created_at": channel.created_at,
+            "updated_at": channel.updated_at,
+            "deleted_at": channel.deleted_at,
+            "data": {k: v for k, v in snap.items() if k not in _COLUMN_KEYS},
+            "config": config,
+            "config_sealed": sealed,
+        }
+
+    def _increments(self, delta: MetricsDelta) -> dict[str, Any]:
+        """SET clauses adding ``delta`` to the stored metrics in SQL."""
+        c = self._table.c
+        out: dict[str, Any] = {}
+        for column, field in COUNTER_COLUMNS:
+            n = getattr(delta, field)
+            if n:
+                out[column] = c[column] + n
+        for column in TIMESTAMP_COLUMNS:
+            at = getattr(delta, column)
+            if at is not None:
+                out[column] = _later(c[column], at)
+        if delta.last_error_at is not None:
+            at = sa.literal(delta.last_error_at, UTCDateTime())
+            message = sa.literal(delta.last_error, sa.Text())
+            newer = sa.or_(c.last_error_at.is_(None), c.last_error_at <= at)
+            out["last_error"] = sa.case((newer, message), else_=c.last_error)
+        return out
+
+    def _load(self, row: sa.Row[Any]) -> Channel:
+        secret = self._unseal(row)
+        snap: dict[str, Any] = dict(row.data)
+        snap.update(
+            id=row.id,
+            tenant_id=row.tenant_id,
+            project_id=row.project_id,
+            user_id=row.user_id,
+            name=row.name,
+            channel_type=row.channel_type,
+            status=row.status,
+            external_id=row.external_id,
+            pipeline_id=row.pipeline_id,
+            ai_enabled=row.ai_enabled,
+            ai_agents_enabled=row.ai_agents_enabled,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            deleted_at=row.deleted_at,
+            version=row.version,
+            config=secret.get("config", {}),
+            retired_secrets=secret.get("retired_secrets", []),
+            metrics={
+                **{column: getattr(row, column) for column, _ in COUNTER_COLUMNS},
+                **{column: getattr(row, column) for column in TIMESTAMP_COLUMNS},
+                "last_error": row.last_error,
+            },
+        )
+        return Channel.from_snapshot(snap, clock=self._clock)
+
+    async def _fetch(self, stmt: sa.Select[Any]) -> list[Channel]:
+        with _translate_errors():
+            async with self._engine.connect() as conn:
+                rows = (await conn.execute(stmt)).all()
+        return [self._load(r) for r in rows]
+
+    def _oldest_first(self, *conditions: sa.ColumnElement[bool]) -> sa.Select[Any]:
+        t = self._table
+        return sa.select(t).where(*conditions).order_by(t.c.created_at, t.c.id)
+
+    # ---------------------------------------------------------------- protocol
+
+    async def save(self, channel: Channel) -> None:
+        """Insert (version 0) or update with ``WHERE version = channel.version``.
+
+        Pending metric increments are added in SQL. On any failure the channel keeps its
+        pending increments, so saving it again (after a reload) loses nothing.
+        """
+        t = self._table
+        expected = channel.version
+        delta = channel.take_pending_metrics()
+        try:
+            values = self._values(channel)
+            with _translate_errors():
+                async with self._engine.begin() as conn:
+                    if expected == 0:
+                        await self._insert(conn, channel, values)
+                    else:
+                        stmt = (
+                            sa.update(t)
+                            .where(
+                                t.c.id == channel.id,
+                                t.c.tenant_id == channel.tenant_id,
+                                t.c.version == expected,
+                            )
+                            .values(**values, **self._increments(delta), version=expected + 1)
+                        )
+                        if (await conn.execute(stmt)).rowcount != 1:
+                            raise _Conflict
+        except _Conflict:
+            _restore_pending(channel, delta)
+            actual = await self._stored_version(channel.id, channel.tenant_id)
+            raise ConcurrencyError(str(channel.id), expected, actual) from None
+        except BaseException:
+            _restore_pending(channel, delta)
+            raise
+        channel.mark_persisted(expected + 1)
+
+    async def _insert(
+        self, conn: AsyncConnection, channel: Channel, values: dict[str, Any]
+    ) -> None:
+        m = channel.metrics
+        metrics = {column: getattr(m, column) for column, _ in COUNTER_COLUMNS}
+        metrics.update({column: getattr(m, column) for column in TIMESTAMP_COLUMNS})
+        stmt = sa.insert(self._table).values(
+            id=channel.id, version=1, last_error=m.last_error, **values, **metrics
+        )
+        try:
+            await conn.execute(stmt)
+        except sa_exc.IntegrityError:  # the id exists (in this tenant or another)
+            raise _Conflict from None
+
+    async def _stored_version(self, channel_id: UUID, tenant_id: str) -> int | None:
+        t = self._table
+        stmt = sa.select(t.c.version).where(t.c.id == channel_id, t.c.tenant_id == tenant_id)
+        try:
+            with _translate_errors():
+                async with self._engine.connect() as conn:
+                    version: int | None = (await conn.execute(stmt)).scalar()
+        except RepositoryError:
+            return None
+        return version
+
+    async def get(self, channel_id: UUID, *, tenant_id: str) -> Channel:
+        """The channel (deleted ones included) or :class:`ChannelNotFoundError`."""
+        t = self._table
+        found = await self._fetch(
+            sa.select(t).where(t.c.id == channel_id, t.c.tenant_id == tenant_id)
+        )
+        if not found:
+            raise ChannelNotFoundError(str(channel_id))
+        return found[0]
+
+    async def lookup(self, channel_id: UUID) -> Channel | None:
+        """Cross-tenant lookup for the inbound webhook path; deleted channels excluded."""
+        t = self._table
+        found = await self._fetch(
+            sa.select(t).where(t.c.id == channel_id, t.c.deleted_at.is_(None))
+        )
+        return found[0] if found else None
+
+    async def find_by_external_id(
+        self, channel_type: ChannelType | str, external_id: str, *, tenant_id: str | None = None
+    ) -> list[Channel]:
+        """Channels of a type bound to a platform account id (deleted excluded)."""
+        c = self._table.c
+        conditions = [
+            c.external_id == external_id,
+            c.channel_type == str(channel_type),
+            c.deleted_at.is_(None),
+        ]
+        if tenant_id is not None:
+            conditions.append(c.tenant_id == tenant_id)
+        return await self._fetch(self._oldest_first(*conditions))
+
+    async def find_by_project(self, project_id: UUID, *, tenant_id: str) -> list[Channel]:
+        """All non-deleted channels of a project, oldest first."""
+        c = self._table.c
+        return await self._fetch(
+            self._oldest_first(
+                c.tenant_id == tenant_id, c.project_id == project_id, c.deleted_at.is_(None)
+            )
+        )
+
+    def active_by_project_query(self, project_id: UUID, *, tenant_id: str) -> sa.Select[Any]:
+        """The statement behind :meth:`find_active_by_project` (for EXPLAIN and tests).
+
+        The status is a literal, not a parameter, so the planner can prove that the partial
+        index ``ix_<table>_active_project`` (``WHERE status = 'active'``) applies.
+        """
+        c = self._table.c
+        return self._oldest_first(
+            c.tenant_id == tenant_id,
+            c.project_id == project_id,
+            c.status == sa.literal_column(f"'{ChannelStatus.ACTIVE.value}'"),
+            c.deleted_at.is_(None),
+        )
+
+    async def find_active_by_project(self, project_id: UUID, *, tenant_id: str) -> list[Channel]:
+        """Active, non-deleted channels of a project, oldest first (partial index)."""
+        return await self._fetch(self.active_by_project_query(project_id, tenant_id=tenant_id))
+
+    async def find(self, filters: ChannelFilters) -> ChannelPage:
+        """Filtered, sorted, paginated listing within one tenant, all in SQL."""
+        f = filters
+        c = self._table.c
+        conditions: list[sa.ColumnElement[bool]] = [c.tenant_id == f.tenant_id]
+        if f.project_id is not None:
+            conditions.append(c.project_id == f.project_id)
+        if not f.include_deleted:
+            conditions.append(c.deleted_at.is_(None))
+        if f.channel_types is not None:
+            conditions.append(c.channel_type.in_(sorted(f.channel_types)))
+        if f.statuses is not None:
+            conditions.append(c.status.in_(sorted(f.statuses)))
+        if f.pipeline_id is not None:
+            conditions.append(c.pipeline_id == f.pipeline_id)
+        if f.ai_enabled is not None:
+            conditions.append(c.ai_enabled.is_(f.ai_enabled))
+        if f.ai_agents_enabled is not None:
+            conditions.append(c.ai_agents_enabled.is_(f.ai_agents_enabled))
+        if f.created_from is not None:
+            conditions.append(c.created_at >= f.created_from)
+        if f.created_to is not None:
+            conditions.append(c.created_at < f.created_to)
+        key = c.name_key if f.sort_by == "name" else c[f.sort_by]
+        if f.descending:
+            primary = key.desc().nulls_first() if f.sort_by in _SORT_NULLABLE else key.desc()
+            order = (primary, c.id.desc())
+        else:
+            primary = key.asc().nulls_last() if f.sort_by in _SORT_NULLABLE else key.asc()
+            order = (primary, c.id.asc())
+        return await self._page(conditions, order, f.limit, f.offset)
+
+    async def search(
+        self, text: str, *, tenant_id: str, limit: int = 50, offset: int = 0
+    ) -> ChannelPage:
+        """Case-insensitive substring search over name and external id within one tenant.
+
+        Matching is on case-folded copies of both (``str.casefold``), so it agrees with the
+        in-memory store for any script; on PostgreSQL a trigram index serves it.
+        """
+        _check_page(limit, offset)
+        c = self._table.c
+        needle = text.strip().casefold()
+        conditions: list[sa.ColumnElement[bool]] = [
+            c.tenant_id == tenant_id,
+            c.deleted_at.is_(None),
+        ]
+        if needle:
+            conditions.append(
+                sa.or_(
+                    c.name_key.contains(needle, autoescape=True),
+                    c.external_key.contains(needle, autoescape=True),
+                )
+            )
+        return await self._page(conditions, (c.name_key.asc(), c.id.asc()), limit, offset)
+
+    async def _page(
+        self,
+        conditions: list[sa.ColumnElement[bool]],
+        order: tuple[sa.ColumnElement[Any], ...],
+        limit: int,
+        offset: int,
+    ) -> ChannelPage:
+        t = self._table
+        rows_stmt = sa.select(t).where(*conditions).order_by(*order).limit(limit).offset(offset)
+        count_stmt = sa.select(sa.func.count()).select_from(t).where(*conditions)
+        with _translate_errors():
+            async with self._engine.connect() as conn:
+                rows = (await conn.execute(rows_stmt)).all()
+                total = int((await conn.execute(count_stmt)).scalar_one())
+        return ChannelPage(tuple(self._load(r) for r in rows), total)
+
+    async def delete(self, channel_id: UUID, *, tenant_id: str) -> None:
+        """Remove the record for good; :class:`ChannelNotFoundError` if absent."""
+        t = self._table
+        stmt = sa.delete(t).where(t.c.id == channel_id, t.c.tenant_id == tenant_id)
+        with _translate_errors():
+            async with self._engine.begin() as conn:
+                deleted = (await conn.execute(stmt)).rowcount
+        if deleted != 1:
+            raise ChannelNotFoundError(str(channel_id))
+
+    async def record_metrics(
+        self, channel_id: UUID, delta: MetricsDelta, *, tenant_id: str
+    ) -> None:
+        """Add counter increments in one ``UPDATE`` (no version check or bump)."""
+        t = self._table
+        scope = (t.c.id == channel_id, t.c.tenant_id == tenant_id)
+        with _translate_errors():
+            async with self._engine.begin() as conn:
+                if delta.is_empty:
+                    stmt: Any = sa.select(sa.func.count()).select_from(t).where(*scope)
+                    matched = int((await conn.execute(stmt)).scalar_one())
+                else:
+                    stmt = sa.update(t).where(*scope).values(**self._increments(delta))
+                    matched = (await conn.execute(stmt)).rowcount
+        if matched != 1:
+            raise ChannelNotFoundError(str(channel_id))
+
+
+def _later(column: sa.ColumnElement[Any], at: Any) -> sa.ColumnElement[Any]:
+    """``GREATEST(column, at)`` where NULL counts as the earliest time, on every backend."""
+    value = sa.literal(at, UTCDateTime())
+    return sa.case((sa.or_(column.is_(None), column < value), value), else_=column)
+
+
+def _restore_pending(channel: Channel, delta: MetricsDelta) -> None:
+    """Hand back increments taken for a save that did not happen (they stay pending)."""
+    if not delta.is_empty:
+        channel._pending_metrics = delta + channel._pending_metrics
+
+
+def _reason(exc: BaseException) -> str:
+    root = getattr(exc, "orig", None) or exc
+    text = str(root).strip().splitlines()
+    detail = f": {text[0][:200]}" if text else ""
+    return f"{type(root).__name__}{detail}"
+
+
+@contextmanager
+def _translate_errors() -> Iterator[None]:
+    """Map driver and pool failures to the library's typed errors.
+
+    Connection-level failures become :class:`RepositoryUnavailableError` with the driver's
+    one-line reason; other database errors become :class:`RepositoryError` naming only the
+    error class and SQLSTATE, since their text can quote parameter values. The original
+    exception is not chained, as SQLAlchemy's message carries the statement's parameters.
+    """
+    try:
+        yield
+    except (ChannelNotFoundError, ConcurrencyError, _Conflict):
+        raise
+    except (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError, OSError) as e:
+        raise RepositoryUnavailableError(f"channel store unavailable: {_reason(e)}") from None
+    except sa_exc.DBAPIError as exc:
+        if exc.connection_invalidated:
+            raise RepositoryUnavailableError(
+                f"channel store connection lost: {_reason(exc)}"
+            ) from None
+        root = exc.orig
+        code = getattr(root, "sqlstate", None) or getattr(root, "pgcode", None)
+        suffix = f" (SQLSTATE {code})" if code else ""
+        raise RepositoryError(f"channel store error: {type(root).__name__}{suffix}") from None
