@@ -128,6 +128,19 @@ async def postgres_repository(
     return repo
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def sql_backend(request: pytest.FixtureRequest) -> str:
+    """Runs a test once per SQL backend (PostgreSQL skips when not configured)."""
+    return str(request.param)
+
+
+@pytest.fixture
+def sql_repository(sql_backend: str, request: pytest.FixtureRequest) -> SqlChannelRepository:
+    """A fresh repository on each SQL backend."""
+    repository: SqlChannelRepository = request.getfixturevalue(f"{sql_backend}_repository")
+    return repository
+
+
 # ---------------------------------------------------------------- Redis
 
 

@@ -288,13 +288,13 @@ class RepositoryBehaviour:
         await repository.save(ChannelFactory(fixed_clock, tenant_id=OTHER)(active=True))
         everything = await repository.find_by_project(PROJECT, tenant_id=TENANT)
         assert ids(everything) == ids(made)
-        active = await repository.find_active_by_project(PROJECT, tenant_id=TENANT)
-        assert ids(active) == [made[0].id, made[2].id]
+        live = await repository.find_active_by_project(PROJECT, tenant_id=TENANT)
+        assert ids(live) == [made[0].id, made[2].id]
         assert await repository.find_active_by_project(PROJECT, tenant_id="nobody") == []
         made[0].deactivate()
         await repository.save(made[0])
-        active = await repository.find_active_by_project(PROJECT, tenant_id=TENANT)
-        assert ids(active) == [made[2].id]
+        live = await repository.find_active_by_project(PROJECT, tenant_id=TENANT)
+        assert ids(live) == [made[2].id]
 
     # ------------------------------------------------------------ find / search
 

@@ -14,6 +14,9 @@ MODULES = [
     "ventros_channels.testing",
     "ventros_channels.http",
     "ventros_channels.history",
+    "ventros_channels.sql",
+    "ventros_channels.redis",
+    "ventros_channels.testing.contract",
 ]
 
 

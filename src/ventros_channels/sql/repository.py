@@ -470,6 +470,11 @@ class SqlChannelRepository:
         """
         _check_page(limit, offset)
         c = self._table.c
+        conditions = self._search_conditions(text, tenant_id=tenant_id)
+        return await self._page(conditions, (c.name_key.asc(), c.id.asc()), limit, offset)
+
+    def _search_conditions(self, text: str, *, tenant_id: str) -> list[sa.ColumnElement[bool]]:
+        c = self._table.c
         needle = text.strip().casefold()
         conditions: list[sa.ColumnElement[bool]] = [
             c.tenant_id == tenant_id,
@@ -482,7 +487,7 @@ class SqlChannelRepository:
                     c.external_key.contains(needle, autoescape=True),
                 )
             )
-        return await self._page(conditions, (c.name_key.asc(), c.id.asc()), limit, offset)
+        return conditions
 
     async def _page(
         self,
