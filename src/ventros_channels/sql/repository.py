@@ -85,11 +85,13 @@ def create_engine(url: str | sa.URL, **options: Any) -> AsyncEngine:
 
     A convenience only: the repository never creates engines itself. Defaults:
     ``hide_parameters=True`` (SQL parameters hold channel secrets, keep them out of logs and
-    error messages) and ``pool_pre_ping=True``; anything passed in ``options`` wins.
+    error messages) and ``pool_pre_ping=True`` except for SQLite, where a connection cannot
+    go stale; anything passed in ``options`` wins.
     Example URLs: ``sqlite+aiosqlite:///channels.db``,
     ``postgresql+asyncpg://user@host/db``.
     """
-    settings: dict[str, Any] = {"hide_parameters": True, "pool_pre_ping": True, **options}
+    sqlite = sa.make_url(url).get_backend_name() == "sqlite"
+    settings: dict[str, Any] = {"hide_parameters": True, "pool_pre_ping": not sqlite, **options}
     return create_async_engine(url, **settings)
 
 
@@ -123,6 +125,13 @@ class SqlChannelRepository:
         clock: Clock | None = None,
     ) -> None:
         self._engine = engine
+        # PostgreSQL reads run each statement on its own: no BEGIN / ROLLBACK round trips
+        # (on SQLite switching the mode costs more than it saves)
+        self._reader = (
+            engine.execution_options(isolation_level="AUTOCOMMIT")
+            if engine.dialect.name == "postgresql"
+            else engine
+        )
         self._schema = schema
         self._cipher = cipher
         self._clock = clock or SystemClock()
@@ -298,7 +307,7 @@ class SqlChannelRepository:
 
     async def _fetch(self, stmt: sa.Select[Any]) -> list[Channel]:
         with _translate_errors():
-            async with self._engine.connect() as conn:
+            async with self._reader.connect() as conn:
                 rows = (await conn.execute(stmt)).all()
         return [self._load(r) for r in rows]
 
@@ -344,15 +353,18 @@ class SqlChannelRepository:
             raise
         channel.mark_persisted(expected + 1)
 
+    def _insert_row(self, channel: Channel, values: dict[str, Any]) -> dict[str, Any]:
+        """The whole row of a first save (version 1, the channel's full metrics)."""
+        m = channel.metrics
+        row = {"id": channel.id, "version": 1, "last_error": m.last_error, **values}
+        row.update({column: getattr(m, column) for column, _ in COUNTER_COLUMNS})
+        row.update({column: getattr(m, column) for column in TIMESTAMP_COLUMNS})
+        return row
+
     async def _insert(
         self, conn: AsyncConnection, channel: Channel, values: dict[str, Any]
     ) -> None:
-        m = channel.metrics
-        metrics = {column: getattr(m, column) for column, _ in COUNTER_COLUMNS}
-        metrics.update({column: getattr(m, column) for column in TIMESTAMP_COLUMNS})
-        stmt = sa.insert(self._table).values(
-            id=channel.id, version=1, last_error=m.last_error, **values, **metrics
-        )
+        stmt = sa.insert(self._table).values(self._insert_row(channel, values))
         try:
             await conn.execute(stmt)
         except sa_exc.IntegrityError:  # the id exists (in this tenant or another)
@@ -363,7 +375,7 @@ class SqlChannelRepository:
         stmt = sa.select(t.c.version).where(t.c.id == channel_id, t.c.tenant_id == tenant_id)
         try:
             with _translate_errors():
-                async with self._engine.connect() as conn:
+                async with self._reader.connect() as conn:
                     version: int | None = (await conn.execute(stmt)).scalar()
         except RepositoryError:
             return None
@@ -500,7 +512,7 @@ class SqlChannelRepository:
         rows_stmt = sa.select(t).where(*conditions).order_by(*order).limit(limit).offset(offset)
         count_stmt = sa.select(sa.func.count()).select_from(t).where(*conditions)
         with _translate_errors():
-            async with self._engine.connect() as conn:
+            async with self._reader.connect() as conn:
                 rows = (await conn.execute(rows_stmt)).all()
                 total = int((await conn.execute(count_stmt)).scalar_one())
         return ChannelPage(tuple(self._load(r) for r in rows), total)
