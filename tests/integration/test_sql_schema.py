@@ -230,3 +230,53 @@ async def test_ids_are_uuids_and_unknown_ids_are_not_found(
     sqlite_repository: SqlChannelRepository,
 ) -> None:
     assert await sqlite_repository.lookup(uuid4()) is None
+
+
+# ---------------------------------------------------------------- trigram fallback
+
+
+async def _index_names(repo: SqlChannelRepository) -> set[str]:
+    async with repo.engine.connect() as conn:
+        rows = await conn.execute(
+            sa.text("SELECT indexname FROM pg_indexes WHERE schemaname = :s"),
+            {"s": repo.table.schema},
+        )
+        return {str(r[0]) for r in rows}
+
+
+def _refuse_trigram(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+    if "gin_trgm_ops" in statement or "CREATE EXTENSION" in statement:
+        raise sa.exc.ProgrammingError(statement, {}, Exception("permission denied (injected)"))
+
+
+async def test_postgres_without_pg_trgm_falls_back_gracefully(
+    postgres_engine: AsyncEngine,
+    postgres_schema: str,
+    fixed_clock: FixedClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    repo = SqlChannelRepository(postgres_engine, schema=postgres_schema, clock=fixed_clock)
+    sa.event.listen(postgres_engine.sync_engine, "before_cursor_execute", _refuse_trigram)
+    try:
+        with pytest.raises(RepositoryError):
+            await repo.create_schema(trigram=True)
+        with caplog.at_level("WARNING", logger="ventros_channels.sql"):
+            await repo.create_schema()
+    finally:
+        sa.event.remove(postgres_engine.sync_engine, "before_cursor_execute", _refuse_trigram)
+    assert "without a trigram index" in caplog.text
+    names = await _index_names(repo)
+    assert ACTIVE_INDEX in names
+    assert "ix_channels_search_trgm" not in names
+    await fill(repo, fixed_clock, projects=2)
+    assert (await repo.search("CHANNEL 1", tenant_id=TENANT)).total == 1
+
+
+async def test_postgres_trigram_can_be_turned_off(
+    postgres_engine: AsyncEngine, postgres_schema: str
+) -> None:
+    repo = SqlChannelRepository(postgres_engine, schema=postgres_schema)
+    await repo.create_schema(trigram=False)
+    assert "ix_channels_search_trgm" not in await _index_names(repo)
+    await repo.create_schema()
+    assert "ix_channels_search_trgm" in await _index_names(repo)
