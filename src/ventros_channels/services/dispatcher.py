@@ -51,6 +51,7 @@ from ventros_channels.messaging.inbound import (
     SessionStatusChanged,
     StatusChanged,
 )
+from ventros_channels.publisher import EventPublisher
 from ventros_channels.repository import ChannelRepository
 from ventros_channels.webhooks.request import VerificationKeys, WebhookRequest, WebhookResponse
 
@@ -173,6 +174,7 @@ class WebhookDispatcher:
         session_status_hook: Callable[[Channel, SessionStatusChanged], Awaitable[None]]
         | None = None,
         mode: Literal["background", "inline"] = "background",
+        publisher: EventPublisher | None = None,
     ) -> None:
         self.repository = repository
         self.handler = handler
@@ -200,6 +202,7 @@ class WebhookDispatcher:
         self._recent_max = 100_000
         self._app_secrets = app_secrets or {}
         self._session_hook = session_status_hook
+        self.publisher = publisher
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -233,6 +236,10 @@ class WebhookDispatcher:
         """Wait until every queued event was handled and counted (tests, shutdown)."""
         await self._queue.join()
         await self.flush_metrics()
+
+    async def on_channel_changed(self, channel_id: UUID) -> None:
+        """Hook for ``ChannelService.on_change``: drop the cached channel."""
+        self.invalidate(channel_id)
 
     def invalidate(self, channel_id: UUID | str) -> None:
         """Forget the cached channel (call after changing it; ChannelService can do it)."""
@@ -537,8 +544,12 @@ class WebhookDispatcher:
         except (VentrosChannelsError, ValueError) as exc:
             logger.warning("session status %r not applied to %s: %s", event.status, channel.id, exc)
             return
+        events = channel.pending_events
         await self.repository.save(channel)
+        channel.pull_events()
         self.invalidate(channel.id)
+        if self.publisher is not None and events:
+            await self.publisher.publish(events)
 
     async def _worker(self) -> None:
         while True:
