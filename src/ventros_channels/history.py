@@ -177,10 +177,15 @@ class JsonLinesHistorySink:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self.keys: set[str] = set()
-        if self.path.exists():
-            for line in self.path.read_text().splitlines():
-                if line.strip():
-                    self.keys.add(json.loads(line)["idempotency_key"])
+        if not self.path.exists():
+            return
+        data = self.path.read_bytes()
+        complete = data[: data.rfind(b"\n") + 1]
+        if len(complete) != len(data):  # the process died mid-line: drop the partial record
+            self.path.write_bytes(complete)
+        for line in complete.decode().splitlines():
+            if line.strip():
+                self.keys.add(json.loads(line)["idempotency_key"])
 
     async def write(self, context: RoutingContext, events: Sequence[InboundEvent]) -> None:
         fresh = [e for e in events if e.idempotency_key not in self.keys]

@@ -243,10 +243,10 @@ class WebhookDispatcher:
 
     def invalidate(self, channel_id: UUID | str) -> None:
         """Forget the cached channel (call after changing it; ChannelService can do it)."""
-        self._cache.pop(str(channel_id), None)
-        for known, (channel, _) in list(self._contexts.items()):
-            if str(known) == str(channel_id) or channel.id == channel_id:
-                del self._contexts[known]
+        key = str(channel_id)
+        self._cache.pop(key, None)
+        for known in [k for k in self._contexts if str(k) == key]:
+            del self._contexts[known]
 
     # ------------------------------------------------------------------ lookups
 
