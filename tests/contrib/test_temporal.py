@@ -135,7 +135,9 @@ async def test_authentication_errors_are_not_retried(env: WorkflowEnvironment) -
                 await env.client.execute_workflow(
                     HistoryImportWorkflow.run, params, id="import-auth", task_queue="auth"
                 )
-    cause = caught.value.cause
-    while getattr(cause, "cause", None) is not None:
-        cause = cause.cause  # type: ignore[union-attr]
-    assert "AuthenticationError" in repr(cause) or "AuthenticationError" in str(caught.value.cause)
+    chain: list[BaseException] = []
+    cause: BaseException | None = caught.value
+    while cause is not None:
+        chain.append(cause)
+        cause = getattr(cause, "cause", None) or cause.__cause__
+    assert any(getattr(c, "type", None) == "AuthenticationError" for c in chain), chain
