@@ -136,6 +136,7 @@ class _Tally:
         )
 
 
+_KEYS_REUSE = timedelta(seconds=1)
 _RESP_OK = WebhookResponse(200, b"OK")
 _RESP_BAD = WebhookResponse(400, b"malformed payload")
 _RESP_SIG = WebhookResponse(401, b"signature verification failed")
@@ -195,6 +196,7 @@ class WebhookDispatcher:
         self._tolerance = tolerance
         self._cache: dict[str, tuple[datetime, Channel]] = {}
         self._contexts: dict[UUID, tuple[Channel, RoutingContext]] = {}
+        self._keys_cache: dict[UUID, tuple[Channel, VerificationKeys]] = {}
         self._tally: dict[UUID, _Tally] = {}
         self._flush_interval = metrics_flush_interval
         self._flusher: asyncio.Task[None] | None = None
@@ -247,6 +249,8 @@ class WebhookDispatcher:
         self._cache.pop(key, None)
         for known in [k for k in self._contexts if str(k) == key]:
             del self._contexts[known]
+        for known in [k for k in self._keys_cache if str(k) == key]:
+            del self._keys_cache[known]
 
     # ------------------------------------------------------------------ lookups
 
@@ -292,12 +296,7 @@ class WebhookDispatcher:
             self.stats.not_accepting += 1
             return _RESP_FORBIDDEN
         cid = channel.id
-        keys = VerificationKeys(
-            channel.webhook_secrets(),
-            now=now,
-            allow_unsigned=channel.webhook.accept_unsigned,
-            tolerance=self._tolerance,
-        )
+        keys = self._keys(channel, now)
         try:
             adapter.verify(request, keys)
         except WebhookVerificationError as exc:
@@ -373,6 +372,22 @@ class WebhookDispatcher:
         return _RESP_BUSY if busy else _RESP_OK
 
     # ------------------------------------------------------------------ steps
+
+    def _keys(self, channel: Channel, now: datetime) -> VerificationKeys:
+        """Verification keys of a channel, reused for up to a second (the clock in them only
+        serves replay windows of minutes; rotation grace ends are honoured to the second).
+        """
+        cached = self._keys_cache.get(channel.id)
+        if cached is not None and cached[0] is channel and now - cached[1].now < _KEYS_REUSE:
+            return cached[1]
+        keys = VerificationKeys(
+            channel.webhook_secrets(),
+            now=now,
+            allow_unsigned=channel.webhook.accept_unsigned,
+            tolerance=self._tolerance,
+        )
+        self._keys_cache[channel.id] = (channel, keys)
+        return keys
 
     def _handshake(
         self, adapter: ChannelAdapter[Any], channel: Channel, request: WebhookRequest
