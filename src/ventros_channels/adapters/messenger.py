@@ -186,7 +186,6 @@ class MessengerAdapter(PageMessagingAdapter[MessengerConfig]):
             Capability.INBOUND_MEDIA,
             Capability.OUTBOUND_MEDIA,
             Capability.MEDIA_DOWNLOAD,
-            Capability.REACTIONS,
             Capability.EDITS,
             Capability.INTERACTIVE,
             Capability.READ_RECEIPTS,

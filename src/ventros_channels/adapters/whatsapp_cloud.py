@@ -87,7 +87,6 @@ class WhatsAppCloudAdapter(GraphAdapter[WhatsAppCloudConfig]):
     display_name: ClassVar[str] = "WhatsApp Cloud API"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {
-            Capability.GROUPS,
             Capability.INBOUND_MEDIA,
             Capability.OUTBOUND_MEDIA,
             Capability.MEDIA_UPLOAD,
@@ -97,7 +96,6 @@ class WhatsAppCloudAdapter(GraphAdapter[WhatsAppCloudConfig]):
             Capability.TEMPLATES,
             Capability.INTERACTIVE,
             Capability.READ_RECEIPTS,
-            Capability.TYPING,
             Capability.WEBHOOK_REGISTRATION,
         }
     )
