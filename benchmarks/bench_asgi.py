@@ -5,7 +5,7 @@ The floor is a bare Starlette endpoint that only reads the body, plus HMAC-SHA25
 verification, parsing, dedupe claim, metrics, queueing. A duplicate delivery is measured
 too, next to a plain dict lookup.
 
-    .venv/bin/python benchmarks/bench_asgi.py [channel_type]
+    .venv/bin/python benchmarks/bench_asgi.py
 
 Target: a new delivery <= 2x the floor; a duplicate close to a dict lookup.
 """
@@ -36,29 +36,25 @@ from ventros_channels.testing import FixedClock, InMemoryChannelRepository
 
 Scope = MutableMapping[str, Any]
 ASGIApp = Callable[[Scope, Any, Any], Awaitable[None]]
-SECRET = "bench-secret"
+SECRET = "bench-secret-token"
 CONFIG = {
-    "site_id": "site-42",
-    "base_url": "https://chat.example.test",
-    "api_key": "bench-key",
-    "signing_secret": SECRET,
+    "bot_token": "7000000001:BENCH-telegram-token-000",
+    "webhook_secret_token": SECRET,
 }
 
 
 def body_for(i: int) -> bytes:
+    """A Telegram text update, unique per ``i`` (a new delivery each time)."""
     return json.dumps(
         {
-            "site_id": "site-42",
-            "events": [
-                {
-                    "id": f"m-{i}",
-                    "type": "message",
-                    "conversation_id": "conv-7",
-                    "sender": {"id": "visitor-3", "name": "Ana"},
-                    "text": "Hello, is anyone there? I have a question about my order.",
-                    "sent_at": "2026-01-01T11:59:30+00:00",
-                }
-            ],
+            "update_id": 100000 + i,
+            "message": {
+                "message_id": 5000 + i,
+                "from": {"id": 123456789, "is_bot": False, "first_name": "Ana", "username": "ana"},
+                "chat": {"id": 123456789, "type": "private", "first_name": "Ana"},
+                "date": 1767268800,
+                "text": "Hello, is anyone there? I have a question about my order.",
+            },
         }
     ).encode()
 
@@ -104,14 +100,14 @@ async def main() -> None:
         tenant_id="t",
         project_id=UUID(int=1),
         name="bench",
-        channel_type="webchat",
+        channel_type="telegram",
         config=CONFIG,
         clock=clock,
     )
     channel.configure_webhook(base_url="https://crm.example.test")
     channel.activate()
     await repo.save(channel)
-    adapter = default_registry().get("webchat")
+    adapter = default_registry().get("telegram")
 
     async def handler(event: InboundEvent, context: RoutingContext) -> None:
         return None
@@ -128,7 +124,7 @@ async def main() -> None:
     bare = Starlette(
         routes=[Route("/webhooks/{channel_type}/{channel_id}", bare_endpoint, methods=["POST"])]
     )
-    path = f"/webhooks/webchat/{channel.id}"
+    path = f"/webhooks/telegram/{channel.id}"
     key = SECRET.encode()
     n = 3000
     bodies = [body_for(i) for i in range(n * 8)]
@@ -172,7 +168,7 @@ async def main() -> None:
     bare_us, floor_us = best_bare / count * 1e6, best_floor / count * 1e6
     ours_us, dup_us = best_ours / count * 1e6, best_dup / count * 1e6
     reference = bare_us + floor_us
-    print(f"python {sys.version.split()[0]}; webchat delivery, {len(bodies[1])} B; best of 7")
+    print(f"python {sys.version.split()[0]}; Telegram delivery, {len(bodies[1])} B; best of 7")
     print(f"  bare Starlette endpoint     {bare_us:8.2f} us")
     print(f"  floor (HMAC + json.loads)   {floor_us:8.2f} us")
     print(

@@ -6,6 +6,7 @@ ventros-channels webhook parse --type telegram update.json [--headers h.json --c
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ from typing import Any
 
 from ventros_channels.adapters import default_registry
 from ventros_channels.errors import VentrosChannelsError
+from ventros_channels.history_cli import run_import
 from ventros_channels.webhooks import VerificationKeys, WebhookRequest
 
 try:
@@ -113,9 +115,98 @@ if click is not None:
             click.echo(json.dumps(record, ensure_ascii=False))
 
 
+if click is not None:
+
+    @cli.command("import-history")
+    @click.argument("channel_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @click.option(
+        "--output",
+        type=click.Path(dir_okay=False, path_type=Path),
+        required=True,
+        help="JSON-lines file the messages are appended to (idempotent on restart).",
+    )
+    @click.option(
+        "--checkpoints",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=Path(".ventros-checkpoints"),
+        show_default=True,
+        help="Directory of resumable checkpoints.",
+    )
+    @click.option(
+        "--strategy", type=click.Choice(["all", "new_only"]), default="all", show_default=True
+    )
+    @click.option("--since-days", type=int, default=None, help="Only the last N days.")
+    @click.option("--per-chat", type=int, default=None, help="At most N messages per chat.")
+    @click.option("--concurrency", type=int, default=8, show_default=True)
+    @click.option(
+        "--fake",
+        "fake",
+        default=None,
+        metavar="CHATSxMESSAGES",
+        help="Import from the built-in fake WAHA server, e.g. 200x500.",
+    )
+    @click.option(
+        "--fake-latency",
+        type=float,
+        default=0.02,
+        show_default=True,
+        help="Seconds per request of the fake server.",
+    )
+    @click.option("--no-progress", is_flag=True, help="Plain output instead of a progress bar.")
+    def import_history_command(
+        channel_file: Path,
+        output: Path,
+        checkpoints: Path,
+        strategy: str,
+        since_days: int | None,
+        per_chat: int | None,
+        concurrency: int,
+        fake: str | None,
+        fake_latency: float,
+        no_progress: bool,
+    ) -> None:
+        """Import a channel's history into a JSON-lines file, with a progress bar.
+
+        CHANNEL_FILE is JSON: {"channel_type": "waha", "name": "...", "config": {...}}.
+        Interrupt it at any time: run it again and it resumes from its checkpoint.
+        """
+        spec = _read_json(channel_file, "channel")
+        if not isinstance(spec, dict) or "channel_type" not in spec or "config" not in spec:
+            raise click.UsageError("the channel file needs 'channel_type' and 'config'")
+        try:
+            report = asyncio.run(
+                run_import(
+                    spec,
+                    output=output,
+                    checkpoints=checkpoints,
+                    strategy=strategy,
+                    since_days=since_days,
+                    per_chat=per_chat,
+                    concurrency=concurrency,
+                    fake=fake,
+                    fake_latency=fake_latency,
+                    progress=not no_progress,
+                )
+            )
+        except VentrosChannelsError as exc:
+            click.echo(f"{type(exc).__name__}: {exc}", err=True)
+            sys.exit(2)
+        click.echo(
+            f"imported {report.messages} messages from {report.chats} chats in "
+            f"{report.duration:.1f} s ({'resumed' if report.resumed else 'fresh start'}); "
+            f"skipped {report.skipped}"
+        )
+        for chat, reason in report.skipped_chats.items():
+            click.echo(f"  skipped {chat}: {reason}", err=True)
+
+
 def main() -> None:
     """Console-script entry point."""
     if click is None:  # pragma: no cover
         sys.stderr.write("the CLI needs its extra: pip install 'ventros-channels[cli]'\n")
         sys.exit(1)
     cli()
+
+
+if __name__ == "__main__":
+    main()

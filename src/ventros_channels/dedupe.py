@@ -72,6 +72,10 @@ class _Entry:
     expires_at: datetime
 
 
+_DONE = Claim(ClaimStatus.DONE)
+_IN_PROGRESS = Claim(ClaimStatus.IN_PROGRESS)
+
+
 class InMemoryDedupeStore:
     """A :class:`DedupeStore` for a single process, with TTLs read from ``clock``."""
 
@@ -90,7 +94,7 @@ class InMemoryDedupeStore:
         now = self._clock.now()
         entry = self._entries.get(key)
         if entry is not None and entry.expires_at > now:
-            return Claim(ClaimStatus.DONE if entry.done else ClaimStatus.IN_PROGRESS)
+            return _DONE if entry.done else _IN_PROGRESS
         if len(self._entries) >= self._max_keys:
             self._evict(now)
         token = f"{self._prefix}-{next(self._tokens)}"

@@ -1,193 +1,188 @@
 """The offline demo: ``python -m ventros_channels.demo`` (or ``python3 scripts/dev.py demo``).
 
-Creates one channel of every built-in type in the in-memory repository, walks a WAHA channel
-through pairing (QR code, scan, WORKING), routes a delivery through its adapter when one is
-installed, shows optimistic concurrency and atomic counters, and prints the domain events.
-Nothing here touches the network.
+The library's main job end to end, against fake platforms at the HTTP layer: create a channel
+per platform, activate them (WAHA prints its pairing QR code), receive signed webhooks through
+the ASGI app (including a duplicate and a tampered delivery), hand normalized events with their
+routing context to a handler that replies, send the replies back through each fake platform,
+and print the metrics. Nothing touches the network.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime
+import logging
 from uuid import UUID
+
+import httpx
 
 from ventros_channels import (
     Channel,
-    ChannelFilters,
-    ConcurrencyError,
-    InvalidTransitionError,
-    InvariantError,
-    MetricsDelta,
+    ChannelService,
+    InMemoryEventPublisher,
+    RoutingContext,
+    WebhookDispatcher,
 )
-from ventros_channels.adapters import default_registry
-from ventros_channels.errors import AdapterLoadError, AdapterNotFoundError
-from ventros_channels.testing import FixedClock, InMemoryChannelRepository
-from ventros_channels.testing.factories import SAMPLE_CONFIGS
-from ventros_channels.webhooks import VerificationKeys, WebhookRequest
+from ventros_channels.integrations.asgi import create_app
+from ventros_channels.messaging import InboundEvent, MessageReceived, TextMessage
+from ventros_channels.testing import InMemoryChannelRepository
+from ventros_channels.testing.fakes import FakePlatforms
+from ventros_channels.webhooks import WebhookRequest
 
 TENANT = "acme"
 PROJECT = UUID("5e1f0c1e-0000-4000-8000-00000000a11c")
 PUBLIC_BASE = "https://crm.example.test"
-
-TELEGRAM_UPDATE = {
-    "update_id": 900001,
-    "message": {
-        "message_id": 1001,
-        "from": {"id": 123456789, "is_bot": False, "first_name": "Ana"},
-        "chat": {"id": 123456789, "type": "private", "first_name": "Ana"},
-        "date": 1767268800,
-        "text": "Hi! Is my order on its way?",
-    },
-}
+TYPES = ("waha", "whatsapp", "telegram", "messenger", "instagram")
 
 
-def show_events(channel: Channel) -> None:
-    for event in channel.pull_events():
-        data = event.to_dict()
-        extra = {
-            k: v
-            for k, v in data.items()
-            if k
-            not in {
-                "type",
-                "event_id",
-                "channel_id",
-                "tenant_id",
-                "occurred_at",
-                "aggregate_version",
-            }
-        }
-        detail = f" {json.dumps(extra, ensure_ascii=False)}" if extra else ""
-        print(f"    v{event.aggregate_version} {event.event_type}{detail}")
+def show_qr(value: str) -> None:
+    try:
+        import segno  # noqa: PLC0415 - optional: the cli extra installs it
+    except ImportError:
+        print(f"    QR value: {value}")
+        return
+    segno.make(value, error="l").terminal(compact=True, border=1)
+
+
+async def post(client: httpx.AsyncClient, channel: Channel, request: WebhookRequest) -> int:
+    url = channel.webhook.url or ""
+    response = await client.post(
+        url.removeprefix(PUBLIC_BASE), content=request.body, headers=dict(request.headers)
+    )
+    return response.status_code
 
 
 async def main() -> None:
-    clock = FixedClock(datetime(2026, 1, 1, 12, 0, tzinfo=UTC))
-    repo = InMemoryChannelRepository(clock=clock)
+    logging.basicConfig(level=logging.WARNING, format="   [log] %(name)s: %(message)s")
+    fakes = FakePlatforms()
+    repo = InMemoryChannelRepository()
+    publisher = InMemoryEventPublisher()
+    http = fakes.client()
+    service = ChannelService(repo, http=http, publisher=publisher, public_base_url=PUBLIC_BASE)
+    received: list[tuple[InboundEvent, RoutingContext]] = []
 
-    print("1. One channel per built-in type (secrets stay hidden in every repr):")
+    async def handler(event: InboundEvent, context: RoutingContext) -> None:
+        """The host's code: seed steps 4-11 would go here. We answer every message."""
+        received.append((event, context))
+        if isinstance(event, MessageReceived):
+            who = event.sender_name or "there"
+            reply = TextMessage(to=event.chat_id, text=f"Thanks {who}, got: {event.text}")
+            await service.send(context.channel_id, reply, tenant_id=context.tenant_id)
+
+    dispatcher = WebhookDispatcher(repo, handler, publisher=publisher)
+    service.on_change = dispatcher.on_channel_changed  # keep the webhook path's cache fresh
+    app = create_app(dispatcher)
+
+    print("1. Create one channel per platform (secrets never printed):")
     channels: dict[str, Channel] = {}
-    for channel_type, config in SAMPLE_CONFIGS.items():
-        channel = Channel.create(
+    for channel_type in TYPES:
+        channel = await service.create_channel(
             tenant_id=TENANT,
             project_id=PROJECT,
             name=f"Support on {channel_type}",
             channel_type=channel_type,
-            config=config,
-            clock=clock,
+            config=fakes.config(channel_type),
         )
-        channel.configure_webhook(base_url=PUBLIC_BASE)
-        await repo.save(channel)
         channels[channel_type] = channel
-        print(f"  {channel!r}")
-        print(f"    config: {channel.config.redacted()}")
-        print(f"    webhook: {channel.webhook.url}")
-        channel.pull_events()
+        print(f"   {channel!r}\n     webhook {channel.webhook.url}")
 
-    print("\n2. The seed's WAHA setup flow: activate, QR code, scan, WORKING:")
-    waha = channels["waha"]
-    waha.request_activation()
-    waha.record_session_status("SCAN_QR_CODE")
-    expires = waha.update_qr_code("2@demo-pairing-code,QmFzZTY0,KeyMaterial==")
-    print(f"  QR code valid until {expires.isoformat()}: {waha.qr_code}")
-    clock.advance(seconds=61)
-    print(
-        f"  61 s later the code is expired: valid={waha.is_qr_code_valid()}, "
-        f"needs a new one={waha.needs_new_qr_code()}"
-    )
-    waha.update_qr_code("2@second-attempt-code")
-    waha.record_session_status("WORKING")
-    print(f"  after the scan: status={waha.status.value}, QR cleared={waha.qr_code is None}")
-    await repo.save(waha)
-    show_events(waha)
+    print("\n2. Activate them:")
+    for channel_type, channel in channels.items():
+        result = await service.activate(channel.id, tenant_id=TENANT)
+        print(f"   {channel_type:<10} -> {result.status.value}")
+        if result.qr_code:
+            print(
+                f"   WAHA session {result.session_status}: scan within 60 s "
+                f"(until {result.qr_code_expires_at:%H:%M:%S} UTC)"
+            )
+            show_qr(result.qr_code)
 
-    print("\n3. The state machine refuses what would break a channel:")
-    telegram = channels["telegram"]
-    try:
-        telegram.mark_disconnected("lost")
-    except InvalidTransitionError as exc:
-        print(f"  InvalidTransitionError: {exc}")
-    fresh = Channel.create(
-        tenant_id=TENANT,
-        project_id=PROJECT,
-        name="No webhook yet",
-        channel_type="telegram",
-        config=SAMPLE_CONFIGS["telegram"],
-        clock=clock,
-    )
-    try:
-        fresh.activate()
-    except InvariantError as exc:
-        print(f"  InvariantError[{exc.rule}]: {exc}")
-
-    print("\n4. Routing a signed Telegram delivery through its adapter:")
-    try:
-        adapter = default_registry().get("telegram")
-    except (AdapterNotFoundError, AdapterLoadError) as exc:
-        print(f"  (skipped: {exc})")
-    else:
-        telegram.activate()
-        body = json.dumps(TELEGRAM_UPDATE).encode()
-        secret = telegram.webhook_secrets()[0].get_secret_value()
-        request = WebhookRequest("POST", body, adapter.sign(body, secret, now=clock.now()))
-        adapter.verify(request, VerificationKeys(telegram.webhook_secrets(), now=clock.now()))
-        for event in adapter.parse(body, telegram.config):
-            record = event.to_json_dict()
-            record.pop("raw", None)
-            print(f"  {json.dumps(record, ensure_ascii=False)}")
-        ctx = telegram.routing_context()
-        pipeline = "project default" if ctx.uses_project_default_pipeline else ctx.pipeline_id
-        print(f"  routing: tenant={ctx.tenant_id} project={ctx.project_id} pipeline={pipeline}")
-        await repo.save(telegram)
-        telegram.pull_events()
-
-    print("\n5. Atomic counters and optimistic concurrency:")
-    await asyncio.gather(
-        *(
-            repo.record_metrics(waha.id, MetricsDelta(received=1), tenant_id=TENANT)
-            for _ in range(250)
+    transport = httpx.ASGITransport(app=app)
+    async with dispatcher, httpx.AsyncClient(transport=transport, base_url="http://crm") as crm:
+        print("\n3. The phone scans the QR code; WAHA reports WORKING by webhook:")
+        status = await post(crm, channels["waha"], fakes.waha.pair())
+        await dispatcher.drain()
+        waha = await service.get_channel(channels["waha"].id, tenant_id=TENANT)
+        print(
+            f"   delivery answered {status}; channel is now {waha.status.value}, "
+            f"session {waha.waha_session.status if waha.waha_session else None}"
         )
+
+        print("\n4. Customers write; signed deliveries go through the ASGI app:")
+        deliveries = {
+            "waha": fakes.waha.text_message(
+                chat_id="15551234567@c.us", text="Is my order shipped?"
+            ),
+            "whatsapp": fakes.graph.whatsapp_text(
+                sender="16505551234", text="Hola! Do you ship to Madrid?"
+            ),
+            "telegram": fakes.telegram.text_update(chat_id=123456789, text="/start hello bot"),
+            "messenger": fakes.graph.messenger_text(
+                sender="6523981047755321", text="Olá, tudo bem?"
+            ),
+            "instagram": fakes.graph.instagram_text(
+                sender="1204938563371245", text="Still in stock?"
+            ),
+        }
+        for channel_type, request in deliveries.items():
+            status = await post(crm, channels[channel_type], request)
+            print(f"   {channel_type:<10} delivery -> {status}")
+        duplicate = await post(crm, channels["telegram"], deliveries["telegram"])
+        print(
+            f"   telegram   same delivery again (a platform retry) -> {duplicate}, processed once"
+        )
+        tampered = WebhookRequest(
+            "POST",
+            deliveries["whatsapp"].body.replace(b"Madrid", b"Moscow"),
+            deliveries["whatsapp"].headers,
+        )
+        print(f"   whatsapp   tampered body -> {await post(crm, channels['whatsapp'], tampered)}")
+        await dispatcher.drain()
+
+    print("\n5. The handler got normalized events with their routing context:")
+    for event, context in received:
+        line = {
+            "kind": event.kind,
+            "channel": event.channel_type,
+            "chat_id": event.chat_id,
+            "sender": getattr(event, "sender_name", None) or event.sender_id,
+            "text": getattr(event, "text", None) or getattr(event, "status", None),
+            "pipeline": "project default"
+            if context.uses_project_default_pipeline
+            else str(context.pipeline_id),
+        }
+        print(f"   {json.dumps(line, ensure_ascii=False)}")
+
+    print("\n6. Replies the fake platforms received:")
+    for sent in fakes.sent:
+        text = sent.body.get("text")
+        if isinstance(text, dict):
+            text = text.get("body")
+        if text is None:
+            text = (sent.body.get("message") or {}).get("text")
+        print(f"   {sent.platform:<10} to {sent.chat_id:<22} {text}")
+
+    print("\n7. Metrics:")
+    for channel_type, channel in channels.items():
+        report = await service.report(channel.id, tenant_id=TENANT)
+        webhook_rate = (
+            f"{report.webhook_success_rate:.0%}" if report.webhook_success_rate is not None else "-"
+        )
+        print(
+            f"   {channel_type:<10} status={report.status.value:<8} "
+            f"received={report.messages_received} sent={report.messages_sent} "
+            f"errors={report.errors} webhooks ok={webhook_rate}"
+        )
+    stats = dispatcher.stats
+    print(
+        f"   dispatcher: deliveries={stats.deliveries} events={stats.accepted_events} "
+        f"duplicates={stats.duplicates} bad signatures={stats.rejected_signature}"
     )
-    first = await repo.get(waha.id, tenant_id=TENANT)
-    second = await repo.get(waha.id, tenant_id=TENANT)
-    first.associate_pipeline("7d3c0c51-0000-4000-8000-0000000000aa")
-    await repo.save(first)
-    second.rename("Renamed concurrently")
-    try:
-        await repo.save(second)
-    except ConcurrencyError as exc:
-        print(f"  ConcurrencyError: {exc}")
-    stored = await repo.get(waha.id, tenant_id=TENANT)
-    print(f"  250 concurrent increments -> messages_received={stored.metrics.messages_received}")
-    show_events(first)
-
-    print("\n6. Queries (tenant-scoped):")
-    active = await repo.find_active_by_project(PROJECT, tenant_id=TENANT)
-    print(f"  active in project: {sorted(str(c.channel_type) for c in active)}")
-    page = await repo.find(ChannelFilters(tenant_id=TENANT, channel_types={"waha", "whatsapp"}))
-    print(f"  waha+whatsapp: total={page.total}")
-    hits = await repo.search("support on", tenant_id=TENANT, limit=2)
-    print(f"  search 'support on': total={hits.total}, first page={[c.name for c in hits.items]}")
-    other = await repo.find(ChannelFilters(tenant_id="someone-else"))
-    print(f"  another tenant sees: total={other.total}")
-
-    secrets_seen = [
-        v for cfg in SAMPLE_CONFIGS.values() for v in _secret_values(cfg) if v in repr(channels)
-    ]
-    print(f"\nSecrets found in any channel repr: {secrets_seen or 'none'}")
-
-
-def _secret_values(config: object) -> list[str]:
-    out: list[str] = []
-    if isinstance(config, dict):
-        for key, value in config.items():
-            if isinstance(value, dict):
-                out.extend(_secret_values(value))
-            elif any(w in key for w in ("token", "secret", "key", "password")) and value:
-                out.append(str(value))
-    return out
+    print(
+        f"   domain events published: {len(publisher.events)} "
+        f"({', '.join(sorted(set(publisher.types())))})"
+    )
+    await http.aclose()
 
 
 if __name__ == "__main__":

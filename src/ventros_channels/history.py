@@ -28,7 +28,7 @@ from uuid import UUID
 import attrs
 import httpx
 
-from ventros_channels.adapters.base import Capability, ChatSummary
+from ventros_channels.adapters.base import Capability, ChatSummary, HistoryPage
 from ventros_channels.adapters.registry import AdapterRegistry, default_registry
 from ventros_channels.clock import Clock, SystemClock
 from ventros_channels.domain.channel import Channel, RoutingContext
@@ -48,6 +48,7 @@ from ventros_channels.repository import ChannelRepository
 __all__ = [
     "ChatProgress",
     "CheckpointStore",
+    "ChunkOutcome",
     "FileCheckpointStore",
     "HistoryImporter",
     "HistorySink",
@@ -177,10 +178,15 @@ class JsonLinesHistorySink:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self.keys: set[str] = set()
-        if self.path.exists():
-            for line in self.path.read_text().splitlines():
-                if line.strip():
-                    self.keys.add(json.loads(line)["idempotency_key"])
+        if not self.path.exists():
+            return
+        data = self.path.read_bytes()
+        complete = data[: data.rfind(b"\n") + 1]
+        if len(complete) != len(data):  # the process died mid-line: drop the partial record
+            self.path.write_bytes(complete)
+        for line in complete.decode().splitlines():
+            if line.strip():
+                self.keys.add(json.loads(line)["idempotency_key"])
 
     async def write(self, context: RoutingContext, events: Sequence[InboundEvent]) -> None:
         fresh = [e for e in events if e.idempotency_key not in self.keys]
@@ -277,6 +283,95 @@ class HistoryImporter:
         if events:
             await self.publisher.publish(events)
 
+    # ------------------------------------------------------------------ steps
+    # The same import cut into steps, for durable orchestrators (the Temporal workflow).
+
+    async def begin(
+        self, channel_id: UUID, *, tenant_id: str, options: ImportOptions | None = None
+    ) -> None:
+        """Record the import as requested and running on the channel (idempotent)."""
+        opts = options or ImportOptions()
+        channel = await self.repository.get(channel_id, tenant_id=tenant_id)
+        current = channel.history_import
+        if current is None or not current.in_progress:
+            channel.request_history_import(
+                opts.strategy,
+                since=opts.since,
+                until=opts.until,
+                per_chat_limit=opts.per_chat_limit,
+            )
+        current = channel.history_import
+        assert current is not None
+        if current.state is HistoryImportState.REQUESTED:
+            channel.start_history_import()
+        await self._commit(channel)
+
+    async def list_chats_page(
+        self, channel_id: UUID, *, tenant_id: str, cursor: str | None = None
+    ) -> HistoryPage[ChatSummary]:
+        """One page of the channel's chats (rate limits waited out)."""
+        channel = await self.repository.get(channel_id, tenant_id=tenant_id)
+        adapter = self.registry.get(str(channel.channel_type))
+        page: HistoryPage[ChatSummary] = await _waiting_out_rate_limits(
+            self.sleep,
+            ImportOptions(),
+            lambda: adapter.list_chats(self.http, channel.config, cursor=cursor),
+        )
+        return page
+
+    async def import_chats(
+        self,
+        channel_id: UUID,
+        *,
+        tenant_id: str,
+        chat_ids: Sequence[str],
+        sink: HistorySink,
+        options: ImportOptions | None = None,
+        import_id: str,
+    ) -> ChunkOutcome:
+        """Import these chats completely; resumable through ``import_id``'s checkpoint."""
+        opts = options or ImportOptions()
+        channel = await self.repository.get(channel_id, tenant_id=tenant_id)
+        adapter = self.registry.get(str(channel.channel_type))
+        checkpoint = await self.checkpoints.load(import_id) or ImportCheckpoint(listing_done=True)
+        for chat_id in chat_ids:
+            checkpoint.chats.setdefault(chat_id, ChatProgress())
+        checkpoint.listing_done = True
+        since = opts.since or (channel.history_import.since if channel.history_import else None)
+        run = _Run(
+            importer=self,
+            adapter=adapter,
+            channel=channel,
+            sink=sink,
+            opts=opts,
+            since=since,
+            checkpoint=checkpoint,
+            import_id=import_id,
+        )
+        await run.execute()
+        return ChunkOutcome(run.chats_done, run.messages, dict(run.skipped))
+
+    async def finish(
+        self,
+        channel_id: UUID,
+        *,
+        tenant_id: str,
+        chats: int,
+        messages: int,
+        skipped: int,
+        failure: str | None = None,
+    ) -> None:
+        """Record the import's outcome on the channel."""
+        channel = await self.repository.get(channel_id, tenant_id=tenant_id)
+        imp = channel.history_import
+        if imp is None or not imp.in_progress:
+            return  # already finished (a retried activity)
+        if failure is None:
+            channel.complete_history_import(chats=chats, messages=messages, skipped=skipped)
+        else:
+            channel.fail_history_import(failure, chats=chats, messages=messages, skipped=skipped)
+        await self._commit(channel)
+
     async def run(
         self,
         channel_id: UUID,
@@ -295,50 +390,41 @@ class HistoryImporter:
         import_id = import_id or f"{channel.id}"
         checkpoint = await self.checkpoints.load(import_id)
         resumed = checkpoint is not None
-        checkpoint = checkpoint or ImportCheckpoint()
-
-        current = channel.history_import
-        if current is None or not current.in_progress:
-            if opts.strategy is ImportStrategy.NONE:
-                raise InvariantError("nothing_to_import", "strategy 'none' imports nothing")
-            channel.request_history_import(
-                opts.strategy,
-                since=opts.since,
-                until=opts.until,
-                per_chat_limit=opts.per_chat_limit,
-            )
-            current = channel.history_import
-        assert current is not None
-        since = opts.since or current.since
-        if current.state is HistoryImportState.REQUESTED:
-            channel.start_history_import()
-        await self._commit(channel)
-
+        if opts.strategy is ImportStrategy.NONE:
+            raise InvariantError("nothing_to_import", "strategy 'none' imports nothing")
+        await self.begin(channel_id, tenant_id=tenant_id, options=opts)
+        channel = await self.repository.get(channel_id, tenant_id=tenant_id)
+        assert channel.history_import is not None
         run = _Run(
             importer=self,
             adapter=adapter,
             channel=channel,
             sink=sink,
             opts=opts,
-            since=since,
-            checkpoint=checkpoint,
+            since=opts.since or channel.history_import.since,
+            checkpoint=checkpoint or ImportCheckpoint(),
             import_id=import_id,
         )
         started = time.monotonic()
         try:
             await run.execute()
         except (AuthenticationError, PermissionDeniedError) as exc:
-            channel = await self.repository.get(channel_id, tenant_id=tenant_id)
-            channel.fail_history_import(
-                str(exc), chats=run.chats_done, messages=run.messages, skipped=len(run.skipped)
+            await self.finish(
+                channel_id,
+                tenant_id=tenant_id,
+                chats=run.chats_done,
+                messages=run.messages,
+                skipped=len(run.skipped),
+                failure=str(exc),
             )
-            await self._commit(channel)
             raise
-        channel = await self.repository.get(channel_id, tenant_id=tenant_id)
-        channel.complete_history_import(
-            chats=run.chats_done, messages=run.messages, skipped=len(run.skipped)
+        await self.finish(
+            channel_id,
+            tenant_id=tenant_id,
+            chats=run.chats_done,
+            messages=run.messages,
+            skipped=len(run.skipped),
         )
-        await self._commit(channel)
         return ImportReport(
             import_id=import_id,
             state=HistoryImportState.COMPLETED,
@@ -348,6 +434,31 @@ class HistoryImporter:
             duration=time.monotonic() - started,
             resumed=resumed,
         )
+
+
+@attrs.frozen
+class ChunkOutcome:
+    """What :meth:`HistoryImporter.import_chats` did for a group of chats."""
+
+    chats: int
+    messages: int
+    skipped_chats: dict[str, str]
+
+
+async def _waiting_out_rate_limits(
+    sleep: Sleep, opts: ImportOptions, call: Callable[[], Awaitable[Any]], what: str = "a call"
+) -> Any:
+    waits = 0
+    while True:
+        try:
+            return await call()
+        except RateLimitedError as exc:
+            waits += 1
+            if waits > opts.max_rate_limit_waits:
+                raise
+            delay = min(opts.max_wait, exc.retry_after or 2.0 * waits)
+            logger.info("rate limited during %s; waiting %.1f s", what, delay)
+            await sleep(delay)
 
 
 class _Run:
@@ -403,17 +514,7 @@ class _Run:
 
     async def _call(self, what: str, call: Callable[[], Awaitable[Any]]) -> Any:
         """A platform call that waits out rate limits instead of failing."""
-        waits = 0
-        while True:
-            try:
-                return await call()
-            except RateLimitedError as exc:
-                waits += 1
-                if waits > self.opts.max_rate_limit_waits:
-                    raise
-                delay = min(self.opts.max_wait, exc.retry_after or 2.0 * waits)
-                logger.info("rate limited during %s; waiting %.1f s", what, delay)
-                await self.importer.sleep(delay)
+        return await _waiting_out_rate_limits(self.importer.sleep, self.opts, call, what)
 
     async def _list_chats(self, queue: asyncio.Queue[str | None]) -> None:
         while not self.checkpoint.listing_done:

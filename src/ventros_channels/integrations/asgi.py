@@ -49,11 +49,11 @@ class _Endpoint:
             if not message.get("more_body", False):
                 break
         query_string = scope.get("query_string", b"")
-        request = WebhookRequest(
+        request = WebhookRequest.from_raw(
             scope["method"],
             chunks[0] if len(chunks) == 1 else b"".join(chunks),
-            {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]},
-            parse_qsl(query_string.decode("latin-1")) if query_string else {},
+            {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]},
+            dict(parse_qsl(query_string.decode("latin-1"))) if query_string else {},
         )
         params = scope["path_params"]
         if self.app_level:

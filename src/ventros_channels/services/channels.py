@@ -121,7 +121,8 @@ class ChannelService:
         self.publisher = publisher or InMemoryEventPublisher()
         self.clock = clock or SystemClock()
         self.public_base_url = public_base_url.rstrip("/") if public_base_url else None
-        self._on_change = on_change
+        self.on_change = on_change
+        """Awaited with the channel id after every save (e.g. a dispatcher's cache eviction)."""
 
     # ------------------------------------------------------------------ plumbing
 
@@ -139,8 +140,8 @@ class ChannelService:
         events = channel.pending_events
         await self.repository.save(channel)
         channel.pull_events()
-        if self._on_change is not None:
-            await self._on_change(channel.id)
+        if self.on_change is not None:
+            await self.on_change(channel.id)
         if events:
             await self.publisher.publish(events)
         return channel

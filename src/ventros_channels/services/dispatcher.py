@@ -51,6 +51,7 @@ from ventros_channels.messaging.inbound import (
     SessionStatusChanged,
     StatusChanged,
 )
+from ventros_channels.publisher import EventPublisher
 from ventros_channels.repository import ChannelRepository
 from ventros_channels.webhooks.request import VerificationKeys, WebhookRequest, WebhookResponse
 
@@ -135,6 +136,7 @@ class _Tally:
         )
 
 
+_KEYS_REUSE = timedelta(seconds=1)
 _RESP_OK = WebhookResponse(200, b"OK")
 _RESP_BAD = WebhookResponse(400, b"malformed payload")
 _RESP_SIG = WebhookResponse(401, b"signature verification failed")
@@ -173,6 +175,7 @@ class WebhookDispatcher:
         session_status_hook: Callable[[Channel, SessionStatusChanged], Awaitable[None]]
         | None = None,
         mode: Literal["background", "inline"] = "background",
+        publisher: EventPublisher | None = None,
     ) -> None:
         self.repository = repository
         self.handler = handler
@@ -193,6 +196,7 @@ class WebhookDispatcher:
         self._tolerance = tolerance
         self._cache: dict[str, tuple[datetime, Channel]] = {}
         self._contexts: dict[UUID, tuple[Channel, RoutingContext]] = {}
+        self._keys_cache: dict[UUID, tuple[Channel, VerificationKeys]] = {}
         self._tally: dict[UUID, _Tally] = {}
         self._flush_interval = metrics_flush_interval
         self._flusher: asyncio.Task[None] | None = None
@@ -200,6 +204,7 @@ class WebhookDispatcher:
         self._recent_max = 100_000
         self._app_secrets = app_secrets or {}
         self._session_hook = session_status_hook
+        self.publisher = publisher
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -234,12 +239,18 @@ class WebhookDispatcher:
         await self._queue.join()
         await self.flush_metrics()
 
+    async def on_channel_changed(self, channel_id: UUID) -> None:
+        """Hook for ``ChannelService.on_change``: drop the cached channel."""
+        self.invalidate(channel_id)
+
     def invalidate(self, channel_id: UUID | str) -> None:
         """Forget the cached channel (call after changing it; ChannelService can do it)."""
-        self._cache.pop(str(channel_id), None)
-        for known, (channel, _) in list(self._contexts.items()):
-            if str(known) == str(channel_id) or channel.id == channel_id:
-                del self._contexts[known]
+        key = str(channel_id)
+        self._cache.pop(key, None)
+        for known in [k for k in self._contexts if str(k) == key]:
+            del self._contexts[known]
+        for known in [k for k in self._keys_cache if str(k) == key]:
+            del self._keys_cache[known]
 
     # ------------------------------------------------------------------ lookups
 
@@ -285,12 +296,7 @@ class WebhookDispatcher:
             self.stats.not_accepting += 1
             return _RESP_FORBIDDEN
         cid = channel.id
-        keys = VerificationKeys(
-            channel.webhook_secrets(),
-            now=now,
-            allow_unsigned=channel.webhook.accept_unsigned,
-            tolerance=self._tolerance,
-        )
+        keys = self._keys(channel, now)
         try:
             adapter.verify(request, keys)
         except WebhookVerificationError as exc:
@@ -366,6 +372,22 @@ class WebhookDispatcher:
         return _RESP_BUSY if busy else _RESP_OK
 
     # ------------------------------------------------------------------ steps
+
+    def _keys(self, channel: Channel, now: datetime) -> VerificationKeys:
+        """Verification keys of a channel, reused for up to a second (the clock in them only
+        serves replay windows of minutes; rotation grace ends are honoured to the second).
+        """
+        cached = self._keys_cache.get(channel.id)
+        if cached is not None and cached[0] is channel and now - cached[1].now < _KEYS_REUSE:
+            return cached[1]
+        keys = VerificationKeys(
+            channel.webhook_secrets(),
+            now=now,
+            allow_unsigned=channel.webhook.accept_unsigned,
+            tolerance=self._tolerance,
+        )
+        self._keys_cache[channel.id] = (channel, keys)
+        return keys
 
     def _handshake(
         self, adapter: ChannelAdapter[Any], channel: Channel, request: WebhookRequest
@@ -537,8 +559,12 @@ class WebhookDispatcher:
         except (VentrosChannelsError, ValueError) as exc:
             logger.warning("session status %r not applied to %s: %s", event.status, channel.id, exc)
             return
+        events = channel.pending_events
         await self.repository.save(channel)
+        channel.pull_events()
         self.invalidate(channel.id)
+        if self.publisher is not None and events:
+            await self.publisher.publish(events)
 
     async def _worker(self) -> None:
         while True:

@@ -35,13 +35,13 @@ SAMPLE_CONFIGS: Mapping[str, Mapping[str, Any]] = {
         "webhook_secret_token": "test-telegram-secret",
     },
     "messenger": {
-        "page_id": "1234567890123456",
+        "page_id": "104857362819374",
         "page_access_token": "test-page-access-token",
         "app_secret": "test-meta-app-secret",
         "verify_token": "test-verify-token",
     },
     "instagram": {
-        "account_id": "17841400000000000",
+        "account_id": "17841405822304914",
         "access_token": "test-instagram-access-token",
         "app_secret": "test-meta-app-secret",
         "verify_token": "test-verify-token",

@@ -38,7 +38,22 @@ class WebhookRequest:
     query: Mapping[str, str] = attrs.field(factory=dict, converter=_query)
 
     def header(self, name: str) -> str | None:
+        """A header's value by case-insensitive name."""
         return self.headers.get(name.lower())
+
+    @classmethod
+    def from_raw(
+        cls, method: str, body: bytes, headers: dict[str, str], query: dict[str, str]
+    ) -> WebhookRequest:
+        """Build without normalizing: ``method`` upper-case, header names lower-case already
+        (as ASGI servers deliver them). For integrations on the hot path.
+        """
+        self = object.__new__(cls)
+        object.__setattr__(self, "method", method)
+        object.__setattr__(self, "body", body)
+        object.__setattr__(self, "headers", headers)
+        object.__setattr__(self, "query", query)
+        return self
 
 
 @attrs.frozen
