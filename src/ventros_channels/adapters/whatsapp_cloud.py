@@ -74,6 +74,17 @@ _OUT_MEDIA = {
 }
 
 
+def _interactive(
+    kind: str, message: ButtonsMessage | ListMessage, action: dict[str, Any]
+) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": kind, "body": {"text": message.text}, "action": action}
+    if message.header:
+        out["header"] = {"type": "text", "text": message.header}
+    if message.footer:
+        out["footer"] = {"text": message.footer}
+    return out
+
+
 def _seconds(value: Any) -> datetime:
     return datetime.fromtimestamp(int(value), UTC)
 
@@ -524,50 +535,34 @@ class WhatsAppCloudAdapter(GraphAdapter[WhatsAppCloudConfig]):
                 raise InvalidRequestError(
                     "WhatsApp allows at most 3 reply buttons", platform="whatsapp"
                 )
-            interactive: dict[str, Any] = {
-                "type": "button",
-                "body": {"text": message.text},
-                "action": {
-                    "buttons": [
-                        {"type": "reply", "reply": {"id": b.id, "title": b.title[:20]}}
-                        for b in message.buttons
-                    ]
-                },
+            action: dict[str, Any] = {
+                "buttons": [
+                    {"type": "reply", "reply": {"id": b.id, "title": b.title[:20]}}
+                    for b in message.buttons
+                ]
             }
-            if message.header:
-                interactive["header"] = {"type": "text", "text": message.header}
-            if message.footer:
-                interactive["footer"] = {"text": message.footer}
             body["type"] = "interactive"
-            body["interactive"] = interactive
+            body["interactive"] = _interactive("button", message, action)
         elif isinstance(message, ListMessage):
-            interactive = {
-                "type": "list",
-                "body": {"text": message.text},
-                "action": {
-                    "button": message.button_text,
-                    "sections": [
-                        {
-                            **({"title": s.title} if s.title else {}),
-                            "rows": [
-                                {
-                                    "id": r.id,
-                                    "title": r.title,
-                                    **({"description": r.description} if r.description else {}),
-                                }
-                                for r in s.rows
-                            ],
-                        }
-                        for s in message.sections
-                    ],
-                },
+            action = {
+                "button": message.button_text,
+                "sections": [
+                    {
+                        **({"title": s.title} if s.title else {}),
+                        "rows": [
+                            {
+                                "id": r.id,
+                                "title": r.title,
+                                **({"description": r.description} if r.description else {}),
+                            }
+                            for r in s.rows
+                        ],
+                    }
+                    for s in message.sections
+                ],
             }
-            if message.header:
-                interactive["header"] = {"type": "text", "text": message.header}
-            if message.footer:
-                interactive["footer"] = {"text": message.footer}
             body["type"] = "interactive"
-            body["interactive"] = interactive
+            body["interactive"] = _interactive("list", message, action)
         elif isinstance(message, Reaction):
             body.pop("context", None)
             body["type"] = "reaction"
