@@ -3,5 +3,11 @@
 from ventros_channels.testing.contract.adapter import AdapterContract
 from ventros_channels.testing.contract.cache import ChannelCacheContract
 from ventros_channels.testing.contract.dedupe import DedupeStoreContract
+from ventros_channels.testing.contract.repository import RepositoryContract
 
-__all__ = ["AdapterContract", "ChannelCacheContract", "DedupeStoreContract"]
+__all__ = [
+    "AdapterContract",
+    "ChannelCacheContract",
+    "DedupeStoreContract",
+    "RepositoryContract",
+]

@@ -1,11 +1,24 @@
-"""ChannelRepository behaviour, written from the protocol's docstrings.
+"""The repository contract: what every ``ChannelRepository`` must do, as a pytest base class.
 
-Subclasses provide ``repository`` (sharing the ``fixed_clock``); the same tests run against
-the in-memory reference, so a failure here on SQL is a difference from the reference.
+Subclass :class:`RepositoryContract` and override the ``repository`` fixture (async or not)
+with your implementation, built on the ``fixed_clock`` fixture the library's pytest plugin
+provides::
+
+    class TestMyRepository(RepositoryContract):
+        @pytest.fixture
+        async def repository(self, fixed_clock):
+            repo = MyRepository(dsn, clock=fixed_clock)
+            yield repo
+            await repo.drop_everything()
+
+The tests are written from the protocol's docstrings and also run against the in-memory
+reference, so a failure on your store is a difference from the reference. They need
+pytest-asyncio (they carry the ``asyncio`` mark, so strict mode works too).
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import random
 from datetime import timedelta
@@ -41,8 +54,10 @@ def ids(channels: Any) -> list[UUID]:
     return [c.id for c in channels]
 
 
-class RepositoryBehaviour:
-    """Tests for any ChannelRepository; override ``repository``."""
+class RepositoryContract:
+    """Behaviour every ChannelRepository shows; override the ``repository`` fixture."""
+
+    pytestmark = pytest.mark.asyncio
 
     @pytest.fixture
     def repository(self) -> ChannelRepository:
@@ -57,6 +72,37 @@ class RepositoryBehaviour:
         return channel
 
     # ------------------------------------------------------------ save / get
+
+    async def test_concurrent_increments_are_never_lost(
+        self, repository: ChannelRepository, factory: ChannelFactory
+    ) -> None:
+        ch = await self.saved(repository, factory())
+        await asyncio.gather(
+            *(
+                repository.record_metrics(ch.id, MetricsDelta(received=1, sent=2), tenant_id=TENANT)
+                for _ in range(300)
+            )
+        )
+        got = await repository.get(ch.id, tenant_id=TENANT)
+        assert (got.metrics.messages_received, got.metrics.messages_sent) == (300, 600)
+        assert got.version == 1
+
+    async def test_two_concurrent_writers_on_one_version_one_conflicts(
+        self, repository: ChannelRepository, factory: ChannelFactory
+    ) -> None:
+        ch = await self.saved(repository, factory(name="original"))
+        first = await repository.get(ch.id, tenant_id=TENANT)
+        second = await repository.get(ch.id, tenant_id=TENANT)
+        first.rename("first writer")
+        second.rename("second writer")
+        results = await asyncio.gather(
+            repository.save(first), repository.save(second), return_exceptions=True
+        )
+        assert sum(isinstance(r, ConcurrencyError) for r in results) == 1
+        assert sum(r is None for r in results) == 1
+        got = await repository.get(ch.id, tenant_id=TENANT)
+        assert got.version == 2
+        assert got.name in ("first writer", "second writer")
 
     async def test_implements_the_protocol(self, repository: ChannelRepository) -> None:
         assert isinstance(repository, ChannelRepository)
@@ -301,7 +347,7 @@ class RepositoryBehaviour:
     async def populate(
         self, repos: list[ChannelRepository], factory: ChannelFactory, fixed_clock: FixedClock
     ) -> list[Channel]:
-        rng = random.Random(7)
+        rng = random.Random(7)  # noqa: S311 - reproducible test data
         kinds = ["telegram", "waha", "whatsapp", "messenger", "instagram"]
         projects = [PROJECT, UUID(int=2), UUID(int=3)]
         pipelines = [None, UUID(int=11), UUID(int=12)]
