@@ -10,14 +10,16 @@ from datetime import datetime
 from typing import Any, ClassVar
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
+from ventros_channels.domain.config import validation_errors
 from ventros_channels.domain.types import (
     ChannelStatus,
     ChannelType,
     ImportStrategy,
     WAHASessionStatus,
 )
+from ventros_channels.errors import FieldError, InvalidInputError
 
 __all__ = [
     "EVENT_TYPES",
@@ -226,5 +228,10 @@ EVENT_TYPES: dict[str, type[ChannelEvent]] = {
 def event_from_dict(data: dict[str, Any]) -> ChannelEvent:
     """Rebuild an event from :meth:`ChannelEvent.to_dict` output (e.g. read off a queue)."""
     payload = dict(data)
-    cls = EVENT_TYPES[payload.pop("type")]
-    return cls.model_validate(payload)
+    cls = EVENT_TYPES.get(str(payload.pop("type", "")))
+    if cls is None:
+        raise InvalidInputError("event", [FieldError("type", "unknown event type")])
+    try:
+        return cls.model_validate(payload)
+    except ValidationError as exc:
+        raise InvalidInputError("event", validation_errors(exc)) from None
