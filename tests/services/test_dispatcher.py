@@ -6,6 +6,7 @@ import asyncio
 import json
 from collections.abc import Callable
 from datetime import timedelta
+from uuid import UUID
 
 import httpx
 import pytest
@@ -311,3 +312,39 @@ async def test_unsigned_deliveries_need_an_explicit_opt_in(
     assert (await dispatcher.handle("webchat", channel.id, unsigned)).status == 200
     await dispatcher.drain()
     assert [e.message_id for e, _ in recorder.seen] == ["u1"]
+
+
+async def test_a_shared_cache_spares_the_repository_and_is_invalidated_on_change(
+    repo: InMemoryChannelRepository,
+    recorder: Recorder,
+    registry: AdapterRegistry,
+    clock: FixedClock,
+    service: ChannelService,
+    active_channel: Channel,
+    signed: Signer,
+) -> None:
+    from ventros_channels import InMemoryChannelCache
+
+    shared = InMemoryChannelCache(clock=clock)
+    lookups = 0
+    real_lookup = repo.lookup
+
+    async def counting_lookup(channel_id: UUID) -> Channel | None:
+        nonlocal lookups
+        lookups += 1
+        return await real_lookup(channel_id)
+
+    repo.lookup = counting_lookup  # type: ignore[method-assign]
+    first = WebhookDispatcher(repo, recorder, registry=registry, clock=clock, shared_cache=shared)
+    second = WebhookDispatcher(repo, recorder, registry=registry, clock=clock, shared_cache=shared)
+    service.on_change = first.on_channel_changed
+    async with first, second:
+        await first.handle("webchat", active_channel.id, signed(delivery("m1")))
+        await second.handle("webchat", active_channel.id, signed(delivery("m2")))
+        assert lookups == 1  # the second process found it in the shared cache
+        await service.deactivate(active_channel.id, tenant_id=TENANT)
+        assert await shared.get(active_channel.id) is None
+        second.invalidate(active_channel.id)  # its own short-lived copy expires on its TTL
+        refused = await second.handle("webchat", active_channel.id, signed(delivery("m3")))
+    assert refused.status == 403
+    assert lookups == 2

@@ -1,6 +1,7 @@
 """The webhook dispatcher: one framework-agnostic call from raw request to HTTP answer.
 
-Per delivery, on the request path: find the channel (cached), check it takes deliveries of
+Per delivery, on the request path: find the channel (cached in the process for ``cache_ttl``,
+and in a ``shared_cache`` such as Redis when given), check it takes deliveries of
 that type, verify the raw bytes, parse, claim each event's idempotency key, count it, and
 queue it. The host's handler runs off the request path in background workers, so the
 platform gets its answer without waiting on the host.
@@ -32,6 +33,7 @@ from pydantic import SecretStr
 
 from ventros_channels.adapters.base import ChannelAdapter
 from ventros_channels.adapters.registry import AdapterRegistry, default_registry
+from ventros_channels.cache import ChannelCache
 from ventros_channels.clock import Clock, SystemClock
 from ventros_channels.dedupe import DedupeStore, InMemoryDedupeStore
 from ventros_channels.domain.channel import Channel, RoutingContext
@@ -169,6 +171,7 @@ class WebhookDispatcher:
         dedupe_lease: timedelta = timedelta(minutes=5),
         dedupe_retain: timedelta = timedelta(days=7),
         cache_ttl: timedelta = timedelta(seconds=60),
+        shared_cache: ChannelCache | None = None,
         tolerance: timedelta = timedelta(minutes=5),
         app_secrets: dict[str, Sequence[str]] | None = None,
         metrics_flush_interval: float = 1.0,
@@ -193,6 +196,7 @@ class WebhookDispatcher:
         self._lease = dedupe_lease
         self._retain = dedupe_retain
         self._cache_ttl = cache_ttl
+        self.shared_cache = shared_cache
         self._tolerance = tolerance
         self._cache: dict[str, tuple[datetime, Channel]] = {}
         self._contexts: dict[UUID, tuple[Channel, RoutingContext]] = {}
@@ -240,8 +244,12 @@ class WebhookDispatcher:
         await self.flush_metrics()
 
     async def on_channel_changed(self, channel_id: UUID) -> None:
-        """Hook for ``ChannelService.on_change``: drop the cached channel."""
+        """Hook for ``ChannelService.on_change``: drop the cached channel here and in the
+        shared cache (so every process sharing it reloads).
+        """
         self.invalidate(channel_id)
+        if self.shared_cache is not None:
+            await self.shared_cache.invalidate(channel_id)
 
     def invalidate(self, channel_id: UUID | str) -> None:
         """Forget the cached channel (call after changing it; ChannelService can do it)."""
@@ -262,7 +270,16 @@ class WebhookDispatcher:
             channel_id = UUID(key)
         except ValueError:
             return None
-        channel = await self.repository.lookup(channel_id)
+        channel: Channel | None = None
+        shared = self.shared_cache
+        if shared is not None:
+            snapshot = await shared.get(channel_id)
+            if snapshot is not None:
+                channel = Channel.from_snapshot(snapshot, clock=self.clock)
+        if channel is None:
+            channel = await self.repository.lookup(channel_id)
+            if channel is not None and shared is not None:
+                await shared.set(channel_id, channel.to_snapshot(), ttl=self._cache_ttl)
         if channel is not None:
             self._cache[key] = (now + self._cache_ttl, channel)
         else:
@@ -562,7 +579,7 @@ class WebhookDispatcher:
         events = channel.pending_events
         await self.repository.save(channel)
         channel.pull_events()
-        self.invalidate(channel.id)
+        await self.on_channel_changed(channel.id)
         if self.publisher is not None and events:
             await self.publisher.publish(events)
 
