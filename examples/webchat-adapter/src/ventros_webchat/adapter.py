@@ -67,12 +67,13 @@ class WebchatAdapter(ChannelAdapter[WebchatConfig]):
             if keys.allow_unsigned:
                 return
             raise WebhookVerificationError("no signing secret configured for this channel")
-        stamp = request.header("x-webchat-timestamp")
+        headers = request.headers  # names are stored lower-case
+        stamp = headers.get("x-webchat-timestamp")
         if not stamp or not stamp.isdigit():
             raise WebhookVerificationError("timestamp header missing or malformed")
         check_freshness(int(stamp), keys.now, keys.tolerance)
         verify_hmac(
-            request.header("x-webchat-signature"),
+            headers.get("x-webchat-signature"),
             _signed_payload(stamp, request.body),
             keys.secret_bytes(),
             prefix="v1=",
@@ -106,14 +107,12 @@ class WebchatAdapter(ChannelAdapter[WebchatConfig]):
             }
             if kind == "message":
                 sender = item.get("sender") or {}
-                return MessageReceived(
-                    message_id=item["id"],
-                    sender_id=sender.get("id"),
-                    sender_name=sender.get("name"),
-                    text=item.get("text"),
-                    idempotency_key=f"webchat:{site_id}:msg:{item['id']}",
-                    **common,
-                )
+                common["message_id"] = item["id"]
+                common["sender_id"] = sender.get("id")
+                common["sender_name"] = sender.get("name")
+                common["text"] = item.get("text")
+                common["idempotency_key"] = f"webchat:{site_id}:msg:{item['id']}"
+                return MessageReceived.model_validate(common)
             if kind == "read":
                 return StatusChanged(
                     message_id=item["message_id"],
