@@ -682,6 +682,10 @@ class Channel:
         out, self._pending_metrics = self._pending_metrics, MetricsDelta()
         return out
 
+    def restore_pending_metrics(self, delta: MetricsDelta) -> None:
+        """Give back increments taken by a save that failed, so the next save adds them."""
+        self._pending_metrics = delta + self._pending_metrics
+
     # ------------------------------------------------------------------ WAHA session
 
     def _require_waha(self) -> WAHASession:

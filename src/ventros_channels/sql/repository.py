@@ -554,7 +554,7 @@ def _later(column: sa.ColumnElement[Any], at: Any) -> sa.ColumnElement[Any]:
 def _restore_pending(channel: Channel, delta: MetricsDelta) -> None:
     """Hand back increments taken for a save that did not happen (they stay pending)."""
     if not delta.is_empty:
-        channel._pending_metrics = delta + channel._pending_metrics
+        channel.restore_pending_metrics(delta)
 
 
 def _reason(exc: BaseException) -> str:
