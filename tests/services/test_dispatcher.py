@@ -348,3 +348,29 @@ async def test_a_shared_cache_spares_the_repository_and_is_invalidated_on_change
         refused = await second.handle("webchat", active_channel.id, signed(delivery("m3")))
     assert refused.status == 403
     assert lookups == 2
+
+
+async def test_app_level_handshake_uses_the_app_verify_tokens(
+    repo: InMemoryChannelRepository, recorder: Recorder, clock: FixedClock
+) -> None:
+    from ventros_channels.adapters.whatsapp_cloud import WhatsAppCloudAdapter
+
+    registry = AdapterRegistry(group="ventros_channels.tests.none")
+    registry.register(WhatsAppCloudAdapter)
+    d = WebhookDispatcher(
+        repo,
+        recorder,
+        registry=registry,
+        clock=clock,
+        app_verify_tokens={"whatsapp": ["app-verify-token"]},
+    )
+    query = {
+        "hub.mode": "subscribe",
+        "hub.challenge": "8723",
+        "hub.verify_token": "app-verify-token",
+    }
+    ok = await d.handle_app("whatsapp", WebhookRequest("GET", query=query))
+    bad = await d.handle_app(
+        "whatsapp", WebhookRequest("GET", query={**query, "hub.verify_token": "guess"})
+    )
+    assert (ok.status, ok.body, bad.status) == (200, b"8723", 403)

@@ -169,6 +169,14 @@ class ChannelAdapter(ABC, Generic[ConfigT]):
         """
         return None
 
+    def app_handshake(
+        self, request: WebhookRequest, verify_tokens: Sequence[str]
+    ) -> WebhookResponse | None:
+        """Answer a handshake on the app-level endpoint, where no single channel's config
+        applies: any of ``verify_tokens`` is accepted. ``None`` when the platform has none.
+        """
+        return None
+
     @abstractmethod
     def parse(self, body: bytes, config: ConfigT | None = None) -> list[InboundEvent]:
         """Normalize a verified body into events (a batch may hold several).

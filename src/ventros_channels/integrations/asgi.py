@@ -84,7 +84,9 @@ def webhook_routes(dispatcher: WebhookDispatcher, prefix: str = "/webhooks") -> 
             methods=["GET", "POST"],
         ),
         Route(
-            f"{prefix}/{{channel_type}}", _Endpoint(dispatcher, app_level=True), methods=["POST"]
+            f"{prefix}/{{channel_type}}",
+            _Endpoint(dispatcher, app_level=True),
+            methods=["GET", "POST"],
         ),
     ]
 

@@ -241,17 +241,22 @@ class ChannelService:
         adapter = self.adapter_for(channel)
         url = channel.webhook.url
         assert url is not None
+        paired = isinstance(adapter, SessionPairing) and adapter.supports(
+            Capability.SESSION_PAIRING
+        )
+        if not paired:  # credentials first: no webhook is registered with a bad token
+            info = await self._platform(
+                channel, lambda: adapter.test_connection(self.http, channel.config), fatal=True
+            )
+            if info.account_id and channel.external_id is None:
+                channel.update(external_id=info.account_id)
         if adapter.supports(Capability.WEBHOOK_REGISTRATION):
             await self._platform(
                 channel, lambda: adapter.register_webhook(self.http, channel.config, url)
             )
-        if isinstance(adapter, SessionPairing) and adapter.supports(Capability.SESSION_PAIRING):
+        if paired:  # WAHA: the session is created with our webhook, then started
+            assert isinstance(adapter, SessionPairing)
             return await self._activate_paired(channel, adapter)
-        info = await self._platform(
-            channel, lambda: adapter.test_connection(self.http, channel.config), fatal=True
-        )
-        if info.account_id and channel.external_id is None:
-            channel.update(external_id=info.account_id)
         channel.activate()
         await self._commit(channel)
         return ActivationResult(channel.id, channel.status)

@@ -153,7 +153,8 @@ class WebhookDispatcher:
 
     Use as an async context manager (or call :meth:`start` / :meth:`stop`) so the
     background workers run. ``app_secrets`` holds, per channel type, the secrets of the
-    app-level endpoint (one Meta app or one WAHA server for many channels).
+    app-level endpoint (one Meta app or one WAHA server for many channels), and
+    ``app_verify_tokens`` the tokens its subscription handshake accepts.
     """
 
     def __init__(
@@ -174,6 +175,7 @@ class WebhookDispatcher:
         shared_cache: ChannelCache | None = None,
         tolerance: timedelta = timedelta(minutes=5),
         app_secrets: dict[str, Sequence[str]] | None = None,
+        app_verify_tokens: dict[str, Sequence[str]] | None = None,
         metrics_flush_interval: float = 1.0,
         session_status_hook: Callable[[Channel, SessionStatusChanged], Awaitable[None]]
         | None = None,
@@ -207,6 +209,7 @@ class WebhookDispatcher:
         self._recent: OrderedDict[bytes, None] = OrderedDict()
         self._recent_max = 100_000
         self._app_secrets = app_secrets or {}
+        self._app_tokens = app_verify_tokens or {}
         self._session_hook = session_status_hook
         self.publisher = publisher
 
@@ -351,7 +354,11 @@ class WebhookDispatcher:
         secrets = tuple(SecretStr(s) for s in self._app_secrets.get(channel_type, ()))
         now = self.clock.now()
         if request.method == "GET":
-            return _RESP_FORBIDDEN  # handshakes are per channel: they need its verify token
+            try:
+                answer = adapter.app_handshake(request, self._app_tokens.get(channel_type, ()))
+            except WebhookVerificationError:
+                return _RESP_FORBIDDEN
+            return answer if answer is not None else _RESP_METHOD
         try:
             adapter.verify(request, VerificationKeys(secrets, now=now, tolerance=self._tolerance))
         except WebhookVerificationError as exc:
