@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 import httpx
 
-from ventros_channels.adapters.base import ChannelAdapter, ChatSummary, HistoryPage
+from ventros_channels.adapters.base import MALFORMED, ChannelAdapter, ChatSummary, HistoryPage
 from ventros_channels.domain.config import _GraphConfig
 from ventros_channels.errors import (
     AuthenticationError,
@@ -224,14 +224,7 @@ class GraphAdapter(ChannelAdapter[ConfigT], Generic[ConfigT]):
         for item in items:
             try:
                 out.append(self._messaging_item(item, account, seen_has_mid=seen_has_mid))
-            except (
-                KeyError,
-                TypeError,
-                ValueError,
-                AttributeError,
-                IndexError,
-                OverflowError,
-            ) as exc:
+            except MALFORMED as exc:
                 out.append(
                     self._unsupported(item, account, "", stamp, f"malformed ({type(exc).__name__})")
                 )

@@ -28,6 +28,7 @@ from ventros_channels.messaging.outbound import OutboundMessage, SendResult
 from ventros_channels.webhooks.request import VerificationKeys, WebhookRequest, WebhookResponse
 
 __all__ = [
+    "MALFORMED",
     "Capability",
     "ChannelAdapter",
     "ChatSummary",
@@ -39,6 +40,17 @@ __all__ = [
 ]
 
 ConfigT = TypeVar("ConfigT", bound=ChannelConfig)
+
+MALFORMED: tuple[type[Exception], ...] = (
+    KeyError,
+    TypeError,
+    ValueError,
+    AttributeError,
+    IndexError,
+    OverflowError,
+)
+"""What mapping platform data of an unexpected shape raises; adapters catch these per item and
+report the item as :class:`Unsupported` instead of failing the whole delivery."""
 T = TypeVar("T")
 
 

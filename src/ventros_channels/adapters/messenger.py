@@ -19,6 +19,7 @@ import httpx
 
 from ventros_channels.adapters._graph import GraphAdapter
 from ventros_channels.adapters.base import (
+    MALFORMED,
     Capability,
     ChatSummary,
     ConnectionInfo,
@@ -155,7 +156,7 @@ class PageMessagingAdapter(GraphAdapter[C], Generic[C]):
         for item in items:
             try:
                 events.append(self._history_item(item, account, chat_id))
-            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            except MALFORMED as exc:
                 reason = f"malformed ({type(exc).__name__})"
                 events.append(self._unsupported(item, account, "", datetime.now(UTC), reason))
         return HistoryPage(tuple(events), after)

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 import httpx
 
 from ventros_channels.adapters.base import (
+    MALFORMED,
     Capability,
     ChannelAdapter,
     ConnectionInfo,
@@ -176,7 +177,7 @@ class TelegramAdapter(ChannelAdapter[TelegramConfig]):
         key = f"telegram:{bot}:{update['update_id']}" if bot else f"telegram:{update['update_id']}"
         try:
             return [self._update(update, bot, key)]
-        except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError) as exc:
+        except MALFORMED as exc:
             return [self._unsupported(update, bot, key, f"malformed update ({type(exc).__name__})")]
 
     def _unsupported(self, update: Any, bot: str | None, key: str, reason: str) -> Unsupported:

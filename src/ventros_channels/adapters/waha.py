@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 import httpx
 
 from ventros_channels.adapters.base import (
+    MALFORMED,
     Capability,
     ChannelAdapter,
     ChatSummary,
@@ -224,7 +225,7 @@ class WAHAAdapter(ChannelAdapter[WAHAConfig]):
         session = session if isinstance(session, str) else None
         try:
             return [self._event(envelope, session)]
-        except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError) as exc:
+        except MALFORMED as exc:
             return [self._unsupported(envelope, session, f"malformed ({type(exc).__name__})")]
 
     def _unsupported(
@@ -776,7 +777,7 @@ class WAHAAdapter(ChannelAdapter[WAHAConfig]):
         for item in messages:
             try:
                 events.append(self.message_event(item, session))
-            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            except MALFORMED as exc:
                 events.append(
                     self._unsupported(
                         {"payload": item}, session, f"malformed ({type(exc).__name__})"

@@ -22,7 +22,13 @@ from typing import Any, ClassVar
 import httpx
 
 from ventros_channels.adapters._graph import GraphAdapter
-from ventros_channels.adapters.base import Capability, ConnectionInfo, MediaContent, WebhookInfo
+from ventros_channels.adapters.base import (
+    MALFORMED,
+    Capability,
+    ConnectionInfo,
+    MediaContent,
+    WebhookInfo,
+)
 from ventros_channels.domain.config import ChannelConfig, WhatsAppCloudConfig
 from ventros_channels.domain.types import ChannelType
 from ventros_channels.errors import CapabilityNotSupportedError, InvalidRequestError
@@ -128,14 +134,7 @@ class WhatsAppCloudAdapter(GraphAdapter[WhatsAppCloudConfig]):
             for change in changes:
                 try:
                     out.extend(self._change(change))
-                except (
-                    KeyError,
-                    TypeError,
-                    ValueError,
-                    AttributeError,
-                    IndexError,
-                    OverflowError,
-                ) as exc:
+                except MALFORMED as exc:
                     reason = f"malformed change ({type(exc).__name__})"
                     out.append(self._unsupported(change, None, "", datetime.now(UTC), reason))
         return out
@@ -162,14 +161,7 @@ class WhatsAppCloudAdapter(GraphAdapter[WhatsAppCloudConfig]):
         for message in value.get("messages") or ():
             try:
                 out.append(self._message(message, account, names))
-            except (
-                KeyError,
-                TypeError,
-                ValueError,
-                AttributeError,
-                IndexError,
-                OverflowError,
-            ) as exc:
+            except MALFORMED as exc:
                 stamp = datetime.now(UTC)
                 out.append(
                     self._unsupported(
@@ -183,14 +175,7 @@ class WhatsAppCloudAdapter(GraphAdapter[WhatsAppCloudConfig]):
         for status in value.get("statuses") or ():
             try:
                 out.append(self._status(status, account))
-            except (
-                KeyError,
-                TypeError,
-                ValueError,
-                AttributeError,
-                IndexError,
-                OverflowError,
-            ) as exc:
+            except MALFORMED as exc:
                 out.append(
                     self._unsupported(
                         status,
