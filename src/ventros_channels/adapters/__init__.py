@@ -1,6 +1,7 @@
 """Adapters: the interface, the registry, and the built-in platforms (loaded lazily)."""
 
 from ventros_channels.adapters.base import (
+    MALFORMED,
     Capability,
     ChannelAdapter,
     ChatSummary,
@@ -19,6 +20,7 @@ from ventros_channels.adapters.registry import (
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "MALFORMED",
     "AdapterInfo",
     "AdapterRegistry",
     "Capability",

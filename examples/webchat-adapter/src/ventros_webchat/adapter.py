@@ -11,7 +11,7 @@ import httpx
 from pydantic import Field, SecretStr
 
 from ventros_channels import ChannelConfig, ChannelType, PlatformError, WebhookPayloadError
-from ventros_channels.adapters import Capability, ChannelAdapter, ConnectionInfo
+from ventros_channels.adapters import MALFORMED, Capability, ChannelAdapter, ConnectionInfo
 from ventros_channels.errors import CapabilityNotSupportedError, WebhookVerificationError
 from ventros_channels.http import error_for_status
 from ventros_channels.messaging import (
@@ -121,7 +121,7 @@ class WebchatAdapter(ChannelAdapter[WebchatConfig]):
                     **common,
                 )
             reason = f"event type {kind!r} is not mapped"
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        except MALFORMED as exc:
             reason = f"malformed event: {type(exc).__name__}"
         return Unsupported(
             chat_id=str(item.get("conversation_id", "")) if isinstance(item, dict) else "",
