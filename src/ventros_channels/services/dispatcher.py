@@ -201,7 +201,7 @@ class WebhookDispatcher:
         self.shared_cache = shared_cache
         self._tolerance = tolerance
         self._cache: dict[str, tuple[datetime, Channel]] = {}
-        self._contexts: dict[UUID, tuple[Channel, RoutingContext]] = {}
+        self._contexts: dict[UUID, tuple[Channel, RoutingContext, str]] = {}
         self._keys_cache: dict[UUID, tuple[Channel, VerificationKeys]] = {}
         self._tally: dict[UUID, _Tally] = {}
         self._flush_interval = metrics_flush_interval
@@ -453,11 +453,10 @@ class WebhookDispatcher:
     ) -> WebhookResponse:
         known = self._contexts.get(channel.id)
         if known is not None and known[0] is channel:
-            context = known[1]
+            _, context, prefix = known
         else:
-            context = channel.routing_context()
-            self._contexts[channel.id] = (channel, context)
-        prefix = f"{channel.id}:"
+            context, prefix = channel.routing_context(), f"{channel.id}:"
+            self._contexts[channel.id] = (channel, context, prefix)
         claimed: list[_Job] = []
         tally = _Tally(channel.tenant_id)
         tally.webhooks = 1
