@@ -100,6 +100,8 @@ def normalize_jid(jid: str) -> str:
     """One form per WhatsApp user id: phone JIDs become ``<digits>@c.us`` (device suffix
     dropped); groups, ``@lid``, newsletters and broadcasts are kept as they are.
     """
+    if jid.endswith("@c.us") and ":" not in jid:  # already normal: the common case
+        return jid
     user, _, server = jid.partition("@")
     if server in ("s.whatsapp.net", "c.us"):
         return f"{user.partition(':')[0]}@c.us"
