@@ -109,6 +109,8 @@ def normalize_jid(jid: str) -> str:
 
 
 def _chat_type(chat_id: str) -> ChatType:
+    if chat_id.endswith(("@c.us", "@lid")):
+        return ChatType.DIRECT
     if chat_id.endswith("@g.us"):
         return ChatType.GROUP
     if chat_id.endswith("@newsletter"):
