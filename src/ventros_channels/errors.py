@@ -61,12 +61,15 @@ __all__ = [
     "DeliveryUncertainError",
     "DomainError",
     "FieldError",
+    "InboxError",
+    "InboxUnavailableError",
     "InvalidChannelError",
     "InvalidInputError",
     "InvalidRequestError",
     "InvalidTransitionError",
     "InvariantError",
     "OutsideMessagingWindowError",
+    "NotStartedError",
     "PermissionDeniedError",
     "PlatformError",
     "PlatformErrorDetails",
@@ -189,6 +192,18 @@ class ConcurrencyError(RepositoryError):
 
 class RepositoryUnavailableError(RepositoryError):
     """The backing store could not be reached; nothing was written."""
+
+
+class InboxError(RepositoryError):
+    """Base of inbox errors: a stored delivery is damaged, or the inbox refused an operation."""
+
+
+class InboxUnavailableError(InboxError, RepositoryUnavailableError):
+    """The inbox's store could not be reached; nothing was recorded (answer 503, retry later)."""
+
+
+class NotStartedError(VentrosChannelsError, RuntimeError):
+    """A dispatcher or worker was used before ``start()`` (or outside ``async with``)."""
 
 
 class WebhookError(VentrosChannelsError):

@@ -3,11 +3,13 @@
 from ventros_channels.testing.contract.adapter import AdapterContract
 from ventros_channels.testing.contract.cache import ChannelCacheContract
 from ventros_channels.testing.contract.dedupe import DedupeStoreContract
+from ventros_channels.testing.contract.inbox import InboxContract
 from ventros_channels.testing.contract.repository import RepositoryContract
 
 __all__ = [
     "AdapterContract",
     "ChannelCacheContract",
     "DedupeStoreContract",
+    "InboxContract",
     "RepositoryContract",
 ]
