@@ -84,9 +84,8 @@ class InMemoryInbox:
             head = self._entries[queue[0]]
             if head.available_at > now:
                 continue
-            if head.token is not None and head.leased_until is not None:
-                if head.leased_until > now:
-                    continue
+            if head.leased_until is not None and head.leased_until > now:
+                continue
             head.attempts += 1
             head.token = f"{worker}:{next(self._ids)}"
             head.leased_until = now + visibility
@@ -134,10 +133,9 @@ class InMemoryInbox:
     async def dead_letters(
         self, *, limit: int = 100, channel_id: UUID | None = None
     ) -> list[DeadLetter]:
+        now = self._clock.now()
         letters = [
-            DeadLetter(
-                e.id, e.delivery, e.attempts, e.error or "", e.dead_at or e.accepted_at, e.accepted_at
-            )
+            DeadLetter(e.id, e.delivery, e.attempts, e.error or "", e.dead_at or now, e.accepted_at)
             for e in self._dead.values()
             if channel_id is None or e.delivery.channel_id == channel_id
         ]
@@ -188,7 +186,8 @@ class InMemoryInbox:
     # ------------------------------------------------------------------ internals
 
     def _leased(self, entry: _Entry) -> Leased:
-        assert entry.token is not None and entry.leased_until is not None
+        assert entry.token is not None
+        assert entry.leased_until is not None
         return Leased(
             entry.id,
             entry.delivery,

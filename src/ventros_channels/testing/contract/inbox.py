@@ -50,7 +50,9 @@ def _context(channel_id: UUID) -> RoutingContext:
     )
 
 
-def make_delivery(channel_id: UUID, key: str, *, chat: str = "chat-1", text: str = "hi") -> Delivery:
+def make_delivery(
+    channel_id: UUID, key: str, *, chat: str = "chat-1", text: str = "hi"
+) -> Delivery:
     """A message delivery with idempotency key ``key`` in ``chat`` of the given channel."""
     event = MessageReceived(
         channel_type="telegram",
@@ -165,9 +167,7 @@ class InboxContract:
         assert len(await self._drain(inbox, channel)) == 1
         assert await self._drain(inbox, channel) == []
 
-    async def test_expired_lease_is_handed_out_again(
-        self, inbox: Inbox, advance: Advance
-    ) -> None:
+    async def test_expired_lease_is_handed_out_again(self, inbox: Inbox, advance: Advance) -> None:
         channel = uuid4()
         await inbox.accept([make_delivery(channel, "k1")])
         first = await inbox.lease("w1", limit=10, visibility=self.short)
