@@ -15,13 +15,20 @@ from ventros_channels import Channel, RoutingContext
 from ventros_channels.adapters import AdapterRegistry
 from ventros_channels.messaging import InboundEvent
 from ventros_channels.publisher import InMemoryEventPublisher
-from ventros_channels.services import ChannelService, WebhookDispatcher
+from ventros_channels.services import (
+    ChannelService,
+    IntakeSettings,
+    RetryPolicy,
+    WebhookDispatcher,
+)
 from ventros_channels.testing import FixedClock, InMemoryChannelRepository
 from ventros_channels.webhooks import WebhookRequest
 
 TENANT = "tenant-a"
 PROJECT = "00000000-0000-4000-8000-0000000000aa"
 SECRET = "test-signing-secret"
+FAST_RETRY = RetryPolicy(max_attempts=3, base_delay=timedelta(milliseconds=1), jitter=0)
+"""Retries within milliseconds, so tests that fail a handler do not wait."""
 
 
 def webchat_config(site: str = "site-42", secret: str | None = SECRET) -> dict[str, Any]:
@@ -153,7 +160,14 @@ async def dispatcher(
     registry: AdapterRegistry,
     clock: FixedClock,
 ) -> AsyncIterator[WebhookDispatcher]:
-    d = WebhookDispatcher(repo, recorder, registry=registry, clock=clock, cache_ttl=timedelta(0))
+    d = WebhookDispatcher(
+        repo,
+        recorder,
+        registry=registry,
+        clock=clock,
+        settings=IntakeSettings(cache_ttl=timedelta(0)),
+        retry=FAST_RETRY,
+    )
     async with d:
         yield d
 

@@ -4,18 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from uuid import UUID
 
 import httpx
 import pytest
 
-from ventros_channels import Channel
+from ventros_channels import Channel, RoutingContext
 from ventros_channels.adapters import AdapterRegistry
+from ventros_channels.errors import InboxUnavailableError, NotStartedError
+from ventros_channels.inbox import AcceptResult, Delivery, InMemoryInbox
 from ventros_channels.integrations.asgi import create_app
-from ventros_channels.messaging import MessageReceived
-from ventros_channels.services import ChannelService, DeadLetter, WebhookDispatcher
+from ventros_channels.messaging import InboundEvent, MessageReceived, SessionStatusChanged
+from ventros_channels.services import (
+    ChannelService,
+    IntakeSettings,
+    RetryPolicy,
+    WebhookDispatcher,
+    current_delivery,
+)
 from ventros_channels.testing import FixedClock, InMemoryChannelRepository
 from ventros_channels.webhooks import WebhookRequest
 
@@ -127,37 +135,44 @@ async def test_a_failing_handler_is_retried(
     await dispatcher.handle("webchat", active_channel.id, signed(delivery("m1")))
     await dispatcher.drain()
     assert len(recorder.seen) == 1
-    assert dispatcher.stats.handler_failures == 2
-    assert dispatcher.dead_letters == []
+    assert dispatcher.worker is not None
+    assert dispatcher.worker.stats.failures == 2
+    assert await dispatcher.dead_letters() == []
 
 
-async def test_a_handler_that_keeps_failing_dead_letters_the_event(
+async def test_a_handler_that_keeps_failing_dead_letters_the_event_in_the_inbox(
     repo: InMemoryChannelRepository,
     registry: AdapterRegistry,
     clock: FixedClock,
     active_channel: Channel,
     signed: Signer,
 ) -> None:
-    letters: list[DeadLetter] = []
+    attempts: list[int] = []
 
-    async def always_fails(event: object, context: object) -> None:
+    async def always_fails(event: InboundEvent, context: RoutingContext) -> None:
+        lease = current_delivery()
+        assert lease is not None
+        attempts.append(lease.attempt)
         raise RuntimeError("database down")
 
-    async def keep(letter: DeadLetter) -> None:
-        letters.append(letter)
-
+    retry = RetryPolicy(max_attempts=2, base_delay=timedelta(milliseconds=1), jitter=0)
     async with WebhookDispatcher(
-        repo, always_fails, registry=registry, clock=clock, handler_attempts=2, dead_letter=keep
+        repo, always_fails, registry=registry, clock=clock, retry=retry
     ) as d:
         answer = await d.handle("webchat", active_channel.id, signed(delivery("m1")))
         await d.drain()
-    assert answer.status == 200
-    (letter,) = letters
-    assert letter.event.message_id == "m1"
-    assert "database down" in letter.error
+        (letter,) = await d.dead_letters()
+        assert attempts == [1, 2]
+        assert answer.status == 200
+        assert letter.delivery.event.message_id == "m1"
+        assert letter.attempts == 2
+        assert "database down" in letter.error
+        assert await d.inbox.replay([letter.id]) == 1
+        await d.drain()
+    assert attempts == [1, 2, 1, 2]
 
 
-async def test_a_full_queue_refuses_with_503_and_releases_the_claim(
+async def test_an_inbox_that_cannot_record_answers_503_and_the_retry_is_processed(
     repo: InMemoryChannelRepository,
     recorder: Recorder,
     registry: AdapterRegistry,
@@ -165,20 +180,54 @@ async def test_a_full_queue_refuses_with_503_and_releases_the_claim(
     active_channel: Channel,
     signed: Signer,
 ) -> None:
-    d = WebhookDispatcher(repo, recorder, registry=registry, clock=clock, queue_size=1)
-    assert (await d.handle("webchat", active_channel.id, signed(delivery("m1")))).status == 200
-    busy = await d.handle("webchat", active_channel.id, signed(delivery("m2")))
-    assert busy.status == 503
-    await d.start()
-    await d.drain()
-    retry = await d.handle("webchat", active_channel.id, signed(delivery("m2")))
-    await d.drain()
-    await d.stop()
-    assert retry.status == 200
-    assert [e.message_id for e, _ in recorder.seen] == ["m1", "m2"]
+    inbox = InMemoryInbox()
+    real_accept = inbox.accept
+    outage = True
+
+    async def accept(deliveries: Sequence[Delivery]) -> AcceptResult:
+        if outage:
+            raise InboxUnavailableError("store down")
+        return await real_accept(deliveries)
+
+    inbox.accept = accept  # type: ignore[method-assign]
+    async with WebhookDispatcher(repo, recorder, inbox=inbox, registry=registry, clock=clock) as d:
+        busy = await d.handle("webchat", active_channel.id, signed(delivery("m1")))
+        outage = False
+        retry = await d.handle("webchat", active_channel.id, signed(delivery("m1")))
+        await d.drain()
+    assert (busy.status, retry.status) == (503, 200)
+    assert d.stats.inbox_unavailable == 1
+    assert [e.message_id for e, _ in recorder.seen] == ["m1"]
 
 
-async def test_inline_mode_releases_the_claim_when_the_handler_fails(
+async def test_an_unstarted_dispatcher_refuses_instead_of_accepting(
+    repo: InMemoryChannelRepository,
+    recorder: Recorder,
+    registry: AdapterRegistry,
+    clock: FixedClock,
+    active_channel: Channel,
+    signed: Signer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    d = WebhookDispatcher(repo, recorder, registry=registry, clock=clock)
+    answer = await d.handle("webchat", active_channel.id, signed(delivery("m1")))
+    assert answer.status == 503
+    assert "before start()" in caplog.text
+    assert (await d.inbox.stats()).backlog == 0
+    with pytest.raises(NotStartedError):
+        await d.drain()
+
+
+def test_a_dispatcher_that_nobody_would_read_is_refused(
+    repo: InMemoryChannelRepository,
+) -> None:
+    with pytest.raises(ValueError, match="in-memory inbox"):
+        WebhookDispatcher(repo)
+    with pytest.raises(ValueError, match="need a handler"):
+        WebhookDispatcher(repo, inbox=InMemoryInbox(), workers=2)
+
+
+async def test_a_body_over_the_limit_is_413_and_not_parsed(
     repo: InMemoryChannelRepository,
     recorder: Recorder,
     registry: AdapterRegistry,
@@ -186,13 +235,58 @@ async def test_inline_mode_releases_the_claim_when_the_handler_fails(
     active_channel: Channel,
     signed: Signer,
 ) -> None:
-    d = WebhookDispatcher(repo, recorder, registry=registry, clock=clock, mode="inline")
-    recorder.failures_left = 1
-    first = await d.handle("webchat", active_channel.id, signed(delivery("m1")))
-    retry = await d.handle("webchat", active_channel.id, signed(delivery("m1")))
-    again = await d.handle("webchat", active_channel.id, signed(delivery("m1")))
-    assert (first.status, retry.status, again.status) == (500, 200, 200)
-    assert len(recorder.seen) == 1
+    d = WebhookDispatcher(
+        repo, recorder, registry=registry, clock=clock, settings=IntakeSettings(max_body_bytes=64)
+    )
+    request = signed(delivery("m1", text="x" * 100))
+    async with d:
+        direct = await d.handle("webchat", active_channel.id, request)
+        transport = httpx.ASGITransport(app=create_app(d))
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            url = f"/webhooks/webchat/{active_channel.id}"
+            via_http = await client.post(url, content=request.body, headers=dict(request.headers))
+    assert (direct.status, via_http.status_code) == (413, 413)
+    assert recorder.seen == []
+
+
+async def test_session_status_reports_are_taken_from_a_channel_in_error(
+    repo: InMemoryChannelRepository,
+    recorder: Recorder,
+    registry: AdapterRegistry,
+    clock: FixedClock,
+    active_channel: Channel,
+    signed: Signer,
+) -> None:
+    channel = await repo.get(active_channel.id, tenant_id=TENANT)
+    channel.mark_error("credentials refused")
+    await repo.save(channel)
+    status_body = json.dumps(
+        {
+            "site_id": "site-42",
+            "events": [
+                {
+                    "id": "s1",
+                    "type": "session_status",
+                    "status": "WORKING",
+                    "conversation_id": "session",
+                    "sent_at": "2026-01-01T11:59:00+00:00",
+                }
+            ],
+        }
+    ).encode()
+    seen: list[str] = []
+
+    async def hook(channel: Channel, event: SessionStatusChanged) -> None:
+        seen.append(event.status)
+
+    async with WebhookDispatcher(
+        repo, recorder, registry=registry, clock=clock, session_status_hook=hook
+    ) as d:
+        message = await d.handle("webchat", active_channel.id, signed(delivery("m1")))
+        status = await d.handle("webchat", active_channel.id, signed(status_body))
+        await d.drain()
+    assert (message.status, status.status) == (403, 200)
+    assert seen == ["WORKING"]
 
 
 async def test_rotation_accepts_the_old_secret_during_the_grace_period(
@@ -250,7 +344,11 @@ async def test_app_level_endpoint_routes_each_entry_by_account_and_tenant(
 
     headers = WebchatAdapter().sign(body, "app-secret", now=clock.now())
     async with WebhookDispatcher(
-        repo, recorder, registry=registry, clock=clock, app_secrets={"webchat": ["app-secret"]}
+        repo,
+        recorder,
+        registry=registry,
+        clock=clock,
+        settings=IntakeSettings(app_secrets={"webchat": ["app-secret"]}),
     ) as d:
         ok = await d.handle_app("webchat", WebhookRequest("POST", body, headers))
         unknown_body = delivery("z1", "site-unknown")
@@ -362,8 +460,9 @@ async def test_app_level_handshake_uses_the_app_verify_tokens(
         recorder,
         registry=registry,
         clock=clock,
-        app_verify_tokens={"whatsapp": ["app-verify-token"]},
+        settings=IntakeSettings(app_verify_tokens={"whatsapp": ["app-verify-token"]}),
     )
+    await d.start()
     query = {
         "hub.mode": "subscribe",
         "hub.challenge": "8723",
@@ -373,4 +472,5 @@ async def test_app_level_handshake_uses_the_app_verify_tokens(
     bad = await d.handle_app(
         "whatsapp", WebhookRequest("GET", query={**query, "hub.verify_token": "guess"})
     )
+    await d.stop()
     assert (ok.status, ok.body, bad.status) == (200, b"8723", 403)

@@ -9,6 +9,7 @@ Routes: ``GET|POST /webhooks/{channel_type}/{channel_id}`` (per channel) and
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import parse_qsl
@@ -19,7 +20,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from ventros_channels.services.dispatcher import WebhookDispatcher
-from ventros_channels.webhooks.request import WebhookRequest
+from ventros_channels.webhooks.request import WebhookRequest, WebhookResponse
 
 __all__ = ["create_app", "to_webhook_request", "webhook_routes"]
 
@@ -37,17 +38,42 @@ async def to_webhook_request(request: Request) -> WebhookRequest:
 class _Endpoint:
     """A plain ASGI endpoint: no Request/Response objects on the hot path."""
 
-    def __init__(self, dispatcher: WebhookDispatcher, *, app_level: bool) -> None:
+    def __init__(
+        self, dispatcher: WebhookDispatcher, *, app_level: bool, read_timeout: float
+    ) -> None:
         self.dispatcher = dispatcher
         self.app_level = app_level
+        self.read_timeout = read_timeout
+
+    async def _body(self, scope: Scope, receive: Receive) -> list[bytes] | WebhookResponse:
+        """The body's chunks, or the answer when it is too large or too slow to arrive."""
+        limit = self.dispatcher.settings.max_body_bytes
+        for name, value in scope["headers"]:
+            if name == b"content-length" and value.isdigit() and int(value) > limit:
+                return _TOO_LARGE
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            async with asyncio.timeout(self.read_timeout):
+                while True:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        return _TIMEOUT
+                    chunk = message.get("body", b"")
+                    size += len(chunk)
+                    if size > limit:
+                        return _TOO_LARGE
+                    chunks.append(chunk)
+                    if not message.get("more_body", False):
+                        return chunks
+        except TimeoutError:
+            return _TIMEOUT
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        chunks: list[bytes] = []
-        while True:
-            message = await receive()
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                break
+        chunks = await self._body(scope, receive)
+        if isinstance(chunks, WebhookResponse):
+            await _answer(send, chunks)
+            return
         query_string = scope.get("query_string", b"")
         request = WebhookRequest.from_raw(
             scope["method"],
@@ -62,38 +88,53 @@ class _Endpoint:
             answer = await self.dispatcher.handle(
                 params["channel_type"], params["channel_id"], request
             )
-        await send(
-            {
-                "type": "http.response.start",
-                "status": answer.status,
-                "headers": [
-                    (b"content-type", answer.content_type.encode("latin-1")),
-                    (b"content-length", str(len(answer.body)).encode("latin-1")),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": answer.body})
+        await _answer(send, answer)
 
 
-def webhook_routes(dispatcher: WebhookDispatcher, prefix: str = "/webhooks") -> list[Route]:
-    """The two webhook routes, bound to ``dispatcher``."""
+_TOO_LARGE = WebhookResponse(413, b"payload too large")
+_TIMEOUT = WebhookResponse(408, b"request body not received in time")
+
+
+async def _answer(send: Send, answer: WebhookResponse) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": answer.status,
+            "headers": [
+                (b"content-type", answer.content_type.encode("latin-1")),
+                (b"content-length", str(len(answer.body)).encode("latin-1")),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": answer.body})
+
+
+def webhook_routes(
+    dispatcher: WebhookDispatcher, prefix: str = "/webhooks", *, read_timeout: float = 10.0
+) -> list[Route]:
+    """The two webhook routes, bound to ``dispatcher``. Bodies larger than the dispatcher's
+    ``max_body_bytes`` get 413 (checked while reading); a body not received within
+    ``read_timeout`` seconds gets 408.
+    """
     return [
         Route(
             f"{prefix}/{{channel_type}}/{{channel_id}}",
-            _Endpoint(dispatcher, app_level=False),
+            _Endpoint(dispatcher, app_level=False, read_timeout=read_timeout),
             methods=["GET", "POST"],
         ),
         Route(
             f"{prefix}/{{channel_type}}",
-            _Endpoint(dispatcher, app_level=True),
+            _Endpoint(dispatcher, app_level=True, read_timeout=read_timeout),
             methods=["GET", "POST"],
         ),
     ]
 
 
-def create_app(dispatcher: WebhookDispatcher, prefix: str = "/webhooks") -> Starlette:
+def create_app(
+    dispatcher: WebhookDispatcher, prefix: str = "/webhooks", *, read_timeout: float = 10.0
+) -> Starlette:
     """A Starlette app serving the webhook routes; its lifespan starts and stops the
-    dispatcher's workers.
+    dispatcher (and its in-process workers).
     """
 
     @asynccontextmanager
@@ -101,4 +142,5 @@ def create_app(dispatcher: WebhookDispatcher, prefix: str = "/webhooks") -> Star
         async with dispatcher:
             yield
 
-    return Starlette(routes=webhook_routes(dispatcher, prefix), lifespan=lifespan)
+    routes = webhook_routes(dispatcher, prefix, read_timeout=read_timeout)
+    return Starlette(routes=routes, lifespan=lifespan)

@@ -1,4 +1,4 @@
-"""The service layer: channel use cases and the webhook dispatcher."""
+"""The service layer: channel use cases, webhook intake, the dispatcher and workers."""
 
 from ventros_channels.services.channels import (
     ActivationResult,
@@ -10,7 +10,17 @@ from ventros_channels.services.dispatcher import (
     DeadLetter,
     DispatcherStats,
     EventHandler,
+    IntakeSettings,
+    SessionStatusHook,
     WebhookDispatcher,
+    with_session_status,
+)
+from ventros_channels.services.worker import (
+    RetryPolicy,
+    Worker,
+    WorkerHealth,
+    WorkerStats,
+    current_delivery,
 )
 
 __all__ = [
@@ -20,6 +30,14 @@ __all__ = [
     "DeadLetter",
     "DispatcherStats",
     "EventHandler",
+    "IntakeSettings",
+    "RetryPolicy",
+    "SessionStatusHook",
     "WebhookDispatcher",
     "WebhookStatus",
+    "Worker",
+    "WorkerHealth",
+    "WorkerStats",
+    "current_delivery",
+    "with_session_status",
 ]

@@ -19,6 +19,7 @@ from ventros_channels.messaging import (
     MessageReceived,
     OutboundMessage,
     SendResult,
+    SessionStatusChanged,
     StatusChanged,
     TextMessage,
     Unsupported,
@@ -118,6 +119,12 @@ class WebchatAdapter(ChannelAdapter[WebchatConfig]):
                     message_id=item["message_id"],
                     status="read",
                     idempotency_key=f"webchat:{site_id}:read:{item['message_id']}",
+                    **common,
+                )
+            if kind == "session_status":  # the widget backend reports its own connection
+                return SessionStatusChanged(
+                    status=str(item["status"]),
+                    idempotency_key=f"webchat:{site_id}:session:{item['id']}",
                     **common,
                 )
             reason = f"event type {kind!r} is not mapped"
