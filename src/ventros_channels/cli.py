@@ -2,12 +2,15 @@
 
 ventros-channels adapters
 ventros-channels webhook parse --type telegram update.json [--headers h.json --config c.json]
+ventros-channels worker --app myapp:make_dispatcher [--concurrency 4]
+ventros-channels dead-letters list|show|replay|purge --app myapp:make_dispatcher
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +20,13 @@ from ventros_channels.adapters import default_registry
 from ventros_channels.errors import VentrosChannelsError
 from ventros_channels.history_cli import run_import
 from ventros_channels.webhooks import VerificationKeys, WebhookRequest
+from ventros_channels.worker_cli import (
+    AppReferenceError,
+    dead_letter_record,
+    find_letters,
+    load_target,
+    run_worker,
+)
 
 try:
     import click
@@ -198,6 +208,105 @@ if click is not None:
         )
         for chat, reason in report.skipped_chats.items():
             click.echo(f"  skipped {chat}: {reason}", err=True)
+
+
+if click is not None:
+    _APP_HELP = (
+        "module:attribute naming a WebhookDispatcher or Worker, or a factory returning one "
+        "(the same factory the web process uses)."
+    )
+
+    @cli.command("worker")
+    @click.option("--app", "app_ref", required=True, help=_APP_HELP)
+    @click.option("--concurrency", type=click.IntRange(1), default=None, help="Handling loops.")
+    @click.option(
+        "--grace",
+        type=float,
+        default=30.0,
+        show_default=True,
+        help="Seconds to finish held deliveries after SIGTERM before giving them back.",
+    )
+    @click.option("--log-level", default="INFO", show_default=True)
+    def worker_command(app_ref: str, concurrency: int | None, grace: float, log_level: str) -> None:
+        """Handle deliveries from the app's inbox until SIGTERM / Ctrl-C.
+
+        Run as many worker processes as you like on one durable inbox: they share the work,
+        and events of one chat are still handled one at a time, in order.
+        """
+        logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(message)s")
+        try:
+            asyncio.run(run_worker(app_ref, concurrency=concurrency, grace=grace))
+        except AppReferenceError as exc:
+            raise click.UsageError(str(exc)) from None
+
+    @cli.group("dead-letters")
+    def dead_letters_group() -> None:
+        """List, show, replay or purge events whose handling kept failing."""
+
+    def _letters(app_ref: str, ids: tuple[str, ...], action: str) -> Any:
+        async def go() -> Any:
+            inbox = (await load_target(app_ref)).inbox
+            letters = await find_letters(inbox, ids)
+            if action == "replay":
+                return await inbox.replay([x.id for x in letters])
+            if action == "purge":
+                return await inbox.purge([x.id for x in letters])
+            return letters
+
+        try:
+            return asyncio.run(go())
+        except AppReferenceError as exc:
+            raise click.UsageError(str(exc)) from None
+        except VentrosChannelsError as exc:
+            click.echo(f"{type(exc).__name__}: {exc}", err=True)
+            sys.exit(2)
+
+    @dead_letters_group.command("list")
+    @click.option("--app", "app_ref", required=True, help=_APP_HELP)
+    @click.option("--json", "as_json", is_flag=True, help="One JSON object per dead letter.")
+    def dead_letters_list(app_ref: str, as_json: bool) -> None:
+        """Every dead letter, oldest first."""
+        for letter in _letters(app_ref, (), "list"):
+            record = dead_letter_record(letter)
+            if as_json:
+                click.echo(json.dumps(record, ensure_ascii=False))
+            else:
+                click.echo(
+                    f"{record['id']:<14} {record['failed_at'][:19]}  {record['kind']:<10} "
+                    f"chat={record['chat_id']} attempts={record['attempts']}  {record['error']}"
+                )
+
+    @dead_letters_group.command("show")
+    @click.option("--app", "app_ref", required=True, help=_APP_HELP)
+    @click.argument("ids", nargs=-1, required=True)
+    def dead_letters_show(app_ref: str, ids: tuple[str, ...]) -> None:
+        """The dead letters IDS in full, event included (JSON)."""
+        letters = _letters(app_ref, ids, "show")
+        if not letters:
+            click.echo("no such dead letter", err=True)
+            sys.exit(1)
+        for letter in letters:
+            click.echo(json.dumps(dead_letter_record(letter, full=True), ensure_ascii=False))
+
+    @dead_letters_group.command("replay")
+    @click.option("--app", "app_ref", required=True, help=_APP_HELP)
+    @click.option("--all", "every", is_flag=True, help="Replay every dead letter.")
+    @click.argument("ids", nargs=-1)
+    def dead_letters_replay(app_ref: str, every: bool, ids: tuple[str, ...]) -> None:
+        """Hand the dead letters IDS (or --all) to the workers again."""
+        if not ids and not every:
+            raise click.UsageError("name dead letters to replay, or pass --all")
+        click.echo(f"replayed {_letters(app_ref, ids, 'replay')}")
+
+    @dead_letters_group.command("purge")
+    @click.option("--app", "app_ref", required=True, help=_APP_HELP)
+    @click.option("--all", "every", is_flag=True, help="Purge every dead letter.")
+    @click.argument("ids", nargs=-1)
+    def dead_letters_purge(app_ref: str, every: bool, ids: tuple[str, ...]) -> None:
+        """Delete the dead letters IDS (or --all) for good."""
+        if not ids and not every:
+            raise click.UsageError("name dead letters to purge, or pass --all")
+        click.echo(f"purged {_letters(app_ref, ids, 'purge')}")
 
 
 def main() -> None:
