@@ -11,8 +11,8 @@ It wires three parts, each usable on its own:
 
 Answers: 200 recorded (duplicates included: the platform must stop retrying), 400 malformed
 body, 401 bad signature, 403 refused handshake or channel not taking deliveries, 404 unknown
-channel, 405 wrong method, 413 body too large, 503 the inbox could not record the delivery or
-the dispatcher was not started (nothing was recorded, so the platform's retry is processed).
+channel, 405 wrong method, 413 body too large, 503 the inbox could not record the delivery, the
+repository could not be read or the dispatcher was not started (nothing was recorded, so the platform's retry is processed).
 """
 
 from __future__ import annotations
@@ -27,7 +27,12 @@ from ventros_channels.cache import ChannelCache
 from ventros_channels.clock import Clock, SystemClock
 from ventros_channels.domain.channel import Channel, RoutingContext
 from ventros_channels.domain.values import MetricsDelta
-from ventros_channels.errors import NotStartedError, VentrosChannelsError, WebhookPayloadError
+from ventros_channels.errors import (
+    NotStartedError,
+    RepositoryError,
+    VentrosChannelsError,
+    WebhookPayloadError,
+)
 from ventros_channels.inbox import DeadLetter, Delivery, Inbox, InMemoryInbox
 from ventros_channels.messaging.inbound import InboundEvent, SessionStatusChanged
 from ventros_channels.publisher import EventPublisher
@@ -153,6 +158,7 @@ class WebhookDispatcher:
             stats=self.stats,
         )
         self.handler = handler
+        self.retry = retry
         self._session_hook = session_status_hook
         self.worker: Worker | None = None
         if handler is not None and workers:
@@ -178,6 +184,8 @@ class WebhookDispatcher:
             publisher=self.publisher,
             on_change=self.on_channel_changed,
         )
+        if self.retry is not None:
+            options.setdefault("retry", self.retry)
         return Worker(self.inbox, wrapped, **options)
 
     # ------------------------------------------------------------------ lifecycle
@@ -238,7 +246,10 @@ class WebhookDispatcher:
         """Handle a delivery to ``/webhooks/{channel_type}/{channel_id}``."""
         if not self._started:
             return self._not_started()
-        checked = await self.intake.channel_delivery(channel_type, channel_id, request)
+        try:
+            checked = await self.intake.channel_delivery(channel_type, channel_id, request)
+        except RepositoryError as exc:
+            return self._store_down(exc)
         if isinstance(checked, WebhookResponse):
             return checked
         answer = await self._record(checked)
@@ -250,7 +261,10 @@ class WebhookDispatcher:
         """
         if not self._started:
             return self._not_started()
-        checked = await self.intake.app_delivery(channel_type, request)
+        try:
+            checked = await self.intake.app_delivery(channel_type, request)
+        except RepositoryError as exc:
+            return self._store_down(exc)
         if isinstance(checked, WebhookResponse):
             return checked
         for group in checked:
@@ -265,6 +279,11 @@ class WebhookDispatcher:
             "WebhookDispatcher.handle called before start(): answering 503 so the platform "
             "retries (use 'async with dispatcher' or the ASGI app's lifespan)"
         )
+        return RESP_BUSY
+
+    def _store_down(self, exc: RepositoryError) -> WebhookResponse:
+        self.stats.repository_unavailable += 1
+        logger.error("channel lookup failed (answering 503): %s", type(exc).__name__)
         return RESP_BUSY
 
     async def _record(self, checked: Verified) -> WebhookResponse | None:

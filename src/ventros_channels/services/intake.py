@@ -82,6 +82,7 @@ class DispatcherStats:
     accepted_events: int = 0
     duplicates: int = 0
     inbox_unavailable: int = 0
+    repository_unavailable: int = 0
     not_started: int = 0
     rejected_signature: int = 0
     malformed: int = 0

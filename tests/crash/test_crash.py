@@ -1,0 +1,295 @@
+"""Crash tests: processes killed with SIGKILL at random moments, and a store outage, lose
+no delivery that was answered 200 and record none twice.
+
+One uvicorn web process (web only) and four ``ventros-channels worker`` processes share a
+durable inbox (PostgreSQL or Redis) through a TCP proxy the test controls. The test posts
+1,000 signed Telegram deliveries over 50 chats, each chat in order, repeating 10 % of them as
+the platform's retries would, and repeating every answer that is not 200. Meanwhile it kills
+a random process every 0.5-1.5 s (and restarts it), and once half of the deliveries were
+answered it cuts every connection to the store for 10 s. Handlers fail 5 % of the events on
+their first attempt and 1 % on every attempt.
+
+Afterwards: every event that does not always fail was handled at least once, events of one
+chat were handled in order, the dead letters are exactly the always-failing events, and the
+store holds one record per distinct event. The same run with the in-memory inbox shows what
+a non-durable inbox loses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import pytest
+
+from ventros_channels import SystemClock
+from ventros_channels.inbox import Inbox
+from ventros_channels.sql import SqlChannelRepository, create_engine
+from ventros_channels.testing.factories import ChannelFactory
+from ventros_channels.testing.fakes import FakeTelegram
+from ventros_channels.webhooks import WebhookRequest
+
+from . import crash_app
+from .proxy import TcpProxy
+
+pytestmark = pytest.mark.slow
+
+HERE = Path(__file__).resolve().parent
+CHATS, PER_CHAT = 50, 20
+WORKER_PROCESSES = 4
+OUTAGE_SECONDS = 10.0
+DEADLINE = 300.0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _via(url: str, proxy: TcpProxy) -> str:
+    """``url`` with its host and port replaced by the proxy's."""
+    parts = urlsplit(url)
+    userinfo = parts.netloc.rpartition("@")[0]
+    netloc = f"{userinfo}@127.0.0.1:{proxy.port}" if userinfo else f"127.0.0.1:{proxy.port}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _target(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    return parts.hostname or "127.0.0.1", parts.port or 0
+
+
+@dataclass
+class Cluster:
+    """The web process and the worker processes, started, killed and restarted by the test."""
+
+    env: dict[str, str]
+    port: int
+    workers: int
+    log: Path
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    kills: int = 0
+
+    def _spawn(self, name: str) -> None:
+        if name == "web":
+            args = ["-m", "uvicorn", "--factory", "crash_app:web", "--port", str(self.port)]
+            args += ["--log-level", "warning", "--timeout-graceful-shutdown", "5"]
+        else:
+            args = ["-m", "ventros_channels.cli", "worker", "--app", "crash_app:make_worker"]
+            args += ["--log-level", "ERROR", "--grace", "5"]
+        with self.log.open("ab") as log:
+            self.procs[name] = subprocess.Popen(  # noqa: S603
+                [sys.executable, *args], cwd=HERE, env=self.env, stdout=log, stderr=log
+            )
+
+    def names(self) -> list[str]:
+        return ["web", *(f"worker-{i}" for i in range(self.workers))]
+
+    def start(self) -> None:
+        for name in self.names():
+            self._spawn(name)
+
+    def kill(self, name: str) -> None:
+        proc = self.procs[name]
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        self.kills += 1
+        self._spawn(name)
+
+    def revive(self) -> None:
+        for name in self.names():
+            if self.procs[name].poll() is not None:
+                self._spawn(name)
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@dataclass
+class Load:
+    acknowledged: int = 0
+    posts: int = 0
+    refused: int = 0
+    failed_connections: int = 0
+
+
+async def _post_until_ok(
+    client: httpx.AsyncClient, url: str, req: WebhookRequest, load: Load
+) -> None:
+    deadline = time.monotonic() + DEADLINE
+    while time.monotonic() < deadline:
+        load.posts += 1
+        try:
+            answer = await client.post(url, content=req.body, headers=dict(req.headers))
+        except httpx.HTTPError:
+            load.failed_connections += 1
+        else:
+            if answer.status_code == 200:
+                return
+            load.refused += 1
+            assert answer.status_code in (503, 502, 500), answer.status_code
+        await asyncio.sleep(0.05)
+    raise AssertionError("a delivery was never acknowledged")
+
+
+async def _deliver(
+    url: str,
+    by_chat: dict[int, list[WebhookRequest]],
+    load: Load,
+    rng: random.Random,
+) -> None:
+    async with httpx.AsyncClient(timeout=5) as client:
+
+        async def chat(requests: list[WebhookRequest]) -> None:
+            for req in requests:
+                await _post_until_ok(client, url, req, load)
+                load.acknowledged += 1
+                if rng.random() < 0.10:  # the platform did not see our 200: it retries
+                    await _post_until_ok(client, url, req, load)
+
+        await asyncio.gather(*(chat(reqs) for reqs in by_chat.values()))
+
+
+async def _wait_http(port: int) -> None:
+    async with httpx.AsyncClient(timeout=1) as client:
+        for _ in range(300):
+            try:
+                await client.get(f"http://127.0.0.1:{port}/")
+                return
+            except httpx.HTTPError:
+                await asyncio.sleep(0.1)
+    raise AssertionError("the web process did not start")
+
+
+async def _chaos(cluster: Cluster, done: asyncio.Event, rng: random.Random) -> None:
+    while not done.is_set():
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(done.wait(), rng.uniform(0.5, 1.5))
+        if done.is_set():
+            return
+        cluster.kill(rng.choice(cluster.names()))
+
+
+async def _outage(proxies: list[TcpProxy], load: Load, total: int, done: asyncio.Event) -> None:
+    while load.acknowledged < total // 2 and not done.is_set():
+        await asyncio.sleep(0.05)
+    await asyncio.gather(*(p.cut(OUTAGE_SECONDS) for p in proxies))
+
+
+def _ledger(path: Path) -> list[tuple[str, str, int]]:
+    """(key, chat, sequence) of every handled event, in the order they were handled."""
+    rows = []
+    for line in path.read_text().splitlines():
+        key, chat, text, _attempt, _pid = line.split(" ")
+        rows.append((key, chat, int(text.split(":")[1])))
+    return rows
+
+
+@dataclass
+class Backend:
+    name: str
+    env: dict[str, str]
+    targets: list[str]
+    """Store URLs whose traffic goes through a proxy (set the proxied URL in ``env``)."""
+    inbox: Callable[[], Inbox]
+    records: Callable[[], Awaitable[tuple[int, int]]]
+    """(records, distinct keys) the store holds."""
+
+
+async def _run(
+    backend: Backend, tmp_path: Path, database_url: str, schema: str, *, chaos: bool
+) -> tuple[Load, Cluster, list[tuple[str, str, int]], set[str]]:
+    rng = random.Random(20261129)
+    clock = SystemClock()
+    telegram = FakeTelegram(clock.now)
+    engine = create_engine(database_url)
+    repo = SqlChannelRepository(engine, schema=schema)
+    await repo.create_schema()
+    channel = ChannelFactory(clock)("telegram", config=telegram.config(), active=True)
+    await repo.save(channel)
+    await engine.dispose()
+
+    by_chat: dict[int, list[WebhookRequest]] = defaultdict(list)
+    keys: dict[str, int] = {}
+    for seq in range(PER_CHAT):
+        for c in range(CHATS):
+            req = telegram.text_update(chat_id=1000 + c, text=f"{c}:{seq}")
+            by_chat[1000 + c].append(req)
+    total = CHATS * PER_CHAT
+
+    proxies = [TcpProxy(*_target(url)) for url in backend.targets]
+    for p in proxies:
+        await p.start()
+    env = {**os.environ, **backend.env, "VCR_LEDGER": str(tmp_path / "ledger.txt")}
+    env["VCR_DATABASE_URL"] = _via(database_url, proxies[0])
+    env["VCR_SCHEMA"] = schema
+    for url, proxy in zip(backend.targets, proxies, strict=True):
+        for name, value in list(env.items()):
+            if value == url:
+                env[name] = _via(url, proxy)
+    env["PYTHONPATH"] = os.pathsep.join([str(HERE), env.get("PYTHONPATH", "")])
+    port = _free_port()
+    cluster = Cluster(
+        env, port, WORKER_PROCESSES if backend.name != "memory" else 0, tmp_path / "processes.log"
+    )
+    cluster.start()
+    load = Load()
+    try:
+        await _wait_http(port)
+        done = asyncio.Event()
+        url = f"http://127.0.0.1:{port}/webhooks/telegram/{channel.id}"
+        side: list[asyncio.Task[Any]] = []
+        if chaos:
+            side.append(asyncio.create_task(_chaos(cluster, done, rng)))
+            side.append(asyncio.create_task(_outage(proxies, load, total, done)))
+        await asyncio.wait_for(_deliver(url, by_chat, load, rng), DEADLINE)
+        done.set()
+        await asyncio.gather(*side)
+        cluster.revive()
+        inbox = backend.inbox()
+        async with asyncio.timeout(120):
+            while (await inbox.stats()).backlog:
+                await asyncio.sleep(0.2)
+        letters = {x.delivery.key for x in await inbox.dead_letters(limit=10_000)}
+    finally:
+        cluster.stop()
+        for p in proxies:
+            await p.stop()
+    ledger_path = tmp_path / "ledger.txt"
+    rows = _ledger(ledger_path) if ledger_path.exists() else []
+    del keys
+    return load, cluster, rows, letters
+
+
+def _check(rows: list[tuple[str, str, int]], letters: set[str], expected_keys: set[str]) -> None:
+    handled = {key for key, _, _ in rows}
+    always = {k for k in expected_keys if crash_app.fate(k) == "always"}
+    assert handled == expected_keys - always, "an acknowledged event was never handled"
+    assert letters == always, "dead letters must be exactly the always-failing events"
+    by_chat: dict[str, list[int]] = defaultdict(list)
+    for _, chat, seq in rows:
+        by_chat[chat].append(seq)
+    for chat, seqs in by_chat.items():
+        assert seqs == sorted(seqs), f"chat {chat} handled out of order: {seqs}"
