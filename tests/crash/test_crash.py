@@ -193,7 +193,7 @@ async def _chaos(cluster: Cluster, done: asyncio.Event, rng: random.Random) -> N
 
 
 async def _outage(proxies: list[TcpProxy], load: Load, total: int, done: asyncio.Event) -> None:
-    while load.acknowledged < total // 2 and not done.is_set():
+    while load.acknowledged < total // 2 and not done.is_set():  # noqa: ASYNC110 (a counter)
         await asyncio.sleep(0.05)
     await asyncio.gather(*(p.cut(OUTAGE_SECONDS) for p in proxies))
 
@@ -270,7 +270,7 @@ async def _run(
         cluster.revive()
         inbox = backend.inbox()
         async with asyncio.timeout(120):
-            while (await inbox.stats()).backlog:
+            while (await inbox.stats()).backlog:  # noqa: ASYNC110 (another process's store)
                 await asyncio.sleep(0.2)
         letters = {x.delivery.key for x in await inbox.dead_letters(limit=10_000)}
     finally:

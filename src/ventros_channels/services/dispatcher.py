@@ -12,7 +12,8 @@ It wires three parts, each usable on its own:
 Answers: 200 recorded (duplicates included: the platform must stop retrying), 400 malformed
 body, 401 bad signature, 403 refused handshake or channel not taking deliveries, 404 unknown
 channel, 405 wrong method, 413 body too large, 503 the inbox could not record the delivery, the
-repository could not be read or the dispatcher was not started (nothing was recorded, so the platform's retry is processed).
+repository could not be read or the dispatcher was not started (nothing was recorded, so the
+platform's retry is processed).
 """
 
 from __future__ import annotations
