@@ -69,6 +69,8 @@ __all__ = [
     "InvalidTransitionError",
     "InvariantError",
     "NotStartedError",
+    "OutboxError",
+    "OutboxUnavailableError",
     "OutsideMessagingWindowError",
     "PermissionDeniedError",
     "PlatformError",
@@ -200,6 +202,14 @@ class InboxError(RepositoryError):
 
 class InboxUnavailableError(InboxError, RepositoryUnavailableError):
     """The inbox's store could not be reached; nothing was recorded (answer 503, retry later)."""
+
+
+class OutboxError(RepositoryError):
+    """Base of outbox errors: a stored send is damaged, or cannot be recorded as asked."""
+
+
+class OutboxUnavailableError(OutboxError, RepositoryUnavailableError):
+    """The outbox's store could not be reached; no request was made to the platform."""
 
 
 class NotStartedError(VentrosChannelsError, RuntimeError):

@@ -4,6 +4,7 @@ from ventros_channels.testing.contract.adapter import AdapterContract
 from ventros_channels.testing.contract.cache import ChannelCacheContract
 from ventros_channels.testing.contract.dedupe import DedupeStoreContract
 from ventros_channels.testing.contract.inbox import InboxContract
+from ventros_channels.testing.contract.outbox import OutboxContract
 from ventros_channels.testing.contract.repository import RepositoryContract
 
 __all__ = [
@@ -11,5 +12,6 @@ __all__ = [
     "ChannelCacheContract",
     "DedupeStoreContract",
     "InboxContract",
+    "OutboxContract",
     "RepositoryContract",
 ]
