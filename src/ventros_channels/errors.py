@@ -387,4 +387,8 @@ class DeliveryUncertainError(PlatformError):
 
     The library does not retry such sends on its own (the message could be delivered
     twice); the host decides, for example after checking status webhooks.
+    ``idempotency_key`` names the send in the outbox: send again with it and
+    ``resend=True`` to force a second attempt.
     """
+
+    idempotency_key: str | None = None

@@ -174,3 +174,10 @@ class SendResult(BaseModel):
     message_id: str | None
     chat_id: str | None = None
     raw: Any = Field(default=None, repr=False)
+    idempotency_key: str | None = None
+    """The send's key in the outbox."""
+    replayed: bool = False
+    """An earlier send with the same key was made: this is its recorded result, and no
+    request went to the platform this time."""
+    queued: bool = False
+    """Recorded for the sender worker (``send(..., queued=True)``); not sent yet."""

@@ -38,8 +38,10 @@ from ventros_channels.errors import (
     PlatformError,
 )
 from ventros_channels.messaging.outbound import OutboundMessage, SendResult
+from ventros_channels.outbox import InMemoryOutbox, Outbox
 from ventros_channels.publisher import EventPublisher, InMemoryEventPublisher
 from ventros_channels.repository import ChannelRepository
+from ventros_channels.services.sending import OutboundSender, SendWorker, derive_send_key
 
 __all__ = ["ActivationResult", "ChannelReport", "ChannelService", "WebhookStatus"]
 
@@ -114,6 +116,7 @@ class ChannelService:
         clock: Clock | None = None,
         public_base_url: str | None = None,
         on_change: Callable[[UUID], Awaitable[None]] | None = None,
+        outbox: Outbox | None = None,
     ) -> None:
         self.repository = repository
         self.http = http
@@ -122,6 +125,7 @@ class ChannelService:
         self.clock = clock or SystemClock()
         self.public_base_url = public_base_url.rstrip("/") if public_base_url else None
         self.on_change = on_change
+        self.sender = OutboundSender(outbox or InMemoryOutbox(), clock=self.clock)
         """Awaited with the channel id after every save (e.g. a dispatcher's cache eviction)."""
 
     # ------------------------------------------------------------------ plumbing
@@ -413,28 +417,63 @@ class ChannelService:
         return await self._commit(channel)
 
     async def send(
-        self, channel_id: UUID, message: OutboundMessage, *, tenant_id: str
+        self,
+        channel_id: UUID,
+        message: OutboundMessage,
+        *,
+        tenant_id: str,
+        idempotency_key: str | None = None,
+        resend: bool = False,
+        queued: bool = False,
     ) -> SendResult:
-        """Send through the channel's platform; refuses unless the channel is active.
+        """Send through the channel's platform, at most once per ``idempotency_key``.
 
-        Counts the send (atomically, no version bump) or records the error.
+        Refuses unless the channel is active. The key defaults, inside a handler, to the
+        handled delivery's key and this send's position in the handler, so a handler that runs
+        again repeats no reply (see :mod:`ventros_channels.services.sending`). ``resend``
+        forces a send recorded as uncertain; ``queued`` records it for the :class:`SendWorker`
+        and returns at once. Counts the send (atomically, no version bump) or the error.
         """
+        key = derive_send_key(idempotency_key)
         channel = await self._load(channel_id, tenant_id)
         if not channel.is_active:
             raise ChannelInactiveError(str(channel.id), channel.status.value)
+        if queued:
+            return await self.sender.enqueue(channel.id, tenant_id, message, key=key)
         adapter = self.adapter_for(channel)
         now = self.clock.now()
+
+        async def deliver(msg: OutboundMessage) -> SendResult:
+            return await adapter.send(self.http, channel.config, msg)
+
         try:
-            result = await adapter.send(self.http, channel.config, message)
+            result = await self.sender.send(
+                channel.id, tenant_id, message, deliver, key=key, resend=resend
+            )
         except PlatformError as exc:
             delta = MetricsDelta(errors=1, last_error_at=now, last_error=str(exc)[:1000])
             await self.repository.record_metrics(channel.id, delta, tenant_id=tenant_id)
             raise
         counted = message.kind not in ("reaction", "mark_as_read", "typing")
+        if result.replayed:
+            return result
         delta = MetricsDelta(sent=1, last_message_at=now) if counted else MetricsDelta()
         if not delta.is_empty:
             await self.repository.record_metrics(channel.id, delta, tenant_id=tenant_id)
         return result
+
+    def send_worker(self, **options: Any) -> SendWorker:
+        """A :class:`SendWorker` delivering this service's queued sends (``options`` go to it)."""
+
+        async def lookup(
+            channel_id: UUID, tenant_id: str
+        ) -> tuple[ChannelAdapter[ChannelConfig], ChannelConfig]:
+            channel = await self._load(channel_id, tenant_id)
+            if not channel.is_active:
+                raise ChannelInactiveError(str(channel.id), channel.status.value)
+            return self.adapter_for(channel), channel.config
+
+        return SendWorker(self.sender.outbox, lookup, self.http, clock=self.clock, **options)
 
     async def report(self, channel_id: UUID, *, tenant_id: str) -> ChannelReport:
         """The seed's metrics, tracked and suggested, that the library can compute."""

@@ -26,7 +26,7 @@ import attrs
 
 from ventros_channels.clock import Clock, SystemClock
 from ventros_channels.domain.channel import RoutingContext
-from ventros_channels.errors import NotStartedError
+from ventros_channels.errors import DeliveryUncertainError, NotStartedError
 from ventros_channels.inbox import Inbox, Leased
 from ventros_channels.messaging.inbound import InboundEvent
 
@@ -37,6 +37,7 @@ __all__ = [
     "WorkerHealth",
     "WorkerStats",
     "current_delivery",
+    "next_send_position",
 ]
 
 logger = logging.getLogger("ventros_channels.worker")
@@ -45,6 +46,7 @@ EventHandler = Callable[[InboundEvent, RoutingContext], Awaitable[None]]
 """The host's code for one normalized event and its routing context (any parameter names)."""
 
 _current: ContextVar[Leased | None] = ContextVar("ventros_current_delivery", default=None)
+_sends: ContextVar[list[int] | None] = ContextVar("ventros_send_positions", default=None)
 
 
 def current_delivery() -> Leased | None:
@@ -52,6 +54,17 @@ def current_delivery() -> Leased | None:
     ``None`` outside a handler.
     """
     return _current.get()
+
+
+def next_send_position() -> int | None:
+    """0, 1, 2... for each send a running handler makes (``None`` outside a handler): with the
+    delivery's key it names a reply the same way when the handler runs again.
+    """
+    counter = _sends.get()
+    if counter is None:
+        return None
+    counter[0] += 1
+    return counter[0] - 1
 
 
 @attrs.frozen
@@ -66,14 +79,19 @@ class RetryPolicy:
         validator=attrs.validators.and_(attrs.validators.ge(0.0), attrs.validators.le(1.0)),
     )
     """Each delay is shortened by a random fraction up to this, so retries spread out."""
+    final_errors: tuple[type[BaseException], ...] = (DeliveryUncertainError,)
+    """Failures never retried: the delivery is dead-lettered at once. By default a send that
+    may have reached the platform, since running the handler again cannot help and the host
+    has to decide (see ``DeliveryUncertainError.idempotency_key``)."""
 
     def delay(self, attempt: int) -> timedelta:
         """Wait before attempt ``attempt + 1`` after attempt ``attempt`` failed."""
         full = min(self.max_delay, self.base_delay * (1 << min(max(0, attempt - 1), 30)))
         return full * (1 - random.random() * self.jitter)  # noqa: S311 (not security)
 
-    def exhausted(self, attempt: int) -> bool:
-        return attempt >= self.max_attempts
+    def exhausted(self, attempt: int, error: BaseException | None = None) -> bool:
+        """Whether to give up after attempt ``attempt`` failed with ``error``."""
+        return attempt >= self.max_attempts or isinstance(error, self.final_errors)
 
 
 @attrs.define
@@ -254,6 +272,7 @@ class Worker:
         holder = [lease]
         beat = asyncio.create_task(self._heartbeat(holder))
         token = _current.set(lease)
+        positions = _sends.set([0])
         error: Exception | None = None
         try:
             await self.handler(lease.delivery.event, lease.delivery.context)
@@ -265,6 +284,7 @@ class Worker:
             error = exc
         finally:
             _current.reset(token)
+            _sends.reset(positions)
             beat.cancel()
         if error is None:
             await self._settle(holder[0], "complete")
@@ -276,7 +296,7 @@ class Worker:
             "idempotency_key": lease.delivery.key,
             "channel_id": str(lease.delivery.channel_id),
         }
-        if self.retry.exhausted(lease.attempt):
+        if self.retry.exhausted(lease.attempt, error):
             logger.error(
                 "delivery %s dead-lettered after %d attempts: %s",
                 lease.delivery.key,
