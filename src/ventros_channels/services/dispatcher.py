@@ -27,7 +27,6 @@ from ventros_channels.adapters.registry import AdapterRegistry, default_registry
 from ventros_channels.cache import ChannelCache
 from ventros_channels.clock import Clock, SystemClock
 from ventros_channels.domain.channel import Channel, RoutingContext
-from ventros_channels.domain.values import MetricsDelta
 from ventros_channels.errors import (
     NotStartedError,
     RepositoryError,
@@ -308,9 +307,10 @@ class WebhookDispatcher:
             return RESP_BUSY
         self.stats.accepted_events += len(result.accepted)
         self.stats.duplicates += result.duplicates
-        now = self.clock.now()
-        delta = event_delta(d.event for d in result.accepted) + MetricsDelta(
-            webhooks_accepted=1, last_webhook_at=now
+        delta = event_delta(
+            (d.event for d in result.accepted),
+            webhooks_accepted=1,
+            last_webhook_at=self.clock.now(),
         )
         await self.metrics.add(channel.id, channel.tenant_id, delta)
         if self.worker is not None and result.accepted:

@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from ventros_channels.domain.values import MetricsDelta
@@ -24,38 +26,32 @@ __all__ = ["MetricsBuffer", "event_delta"]
 
 logger = logging.getLogger("ventros_channels.metrics")
 
-_STATUS_DELTAS: dict[DeliveryStatus, MetricsDelta] = {
-    DeliveryStatus.DELIVERED: MetricsDelta(delivered=1),
-    DeliveryStatus.READ: MetricsDelta(read=1),
-    DeliveryStatus.PLAYED: MetricsDelta(read=1),
-    DeliveryStatus.FAILED: MetricsDelta(failed=1),
+_STATUS_COUNTERS: dict[DeliveryStatus, str] = {
+    DeliveryStatus.DELIVERED: "delivered",
+    DeliveryStatus.READ: "read",
+    DeliveryStatus.PLAYED: "read",
+    DeliveryStatus.FAILED: "failed",
 }
-_NOTHING = MetricsDelta()
+"""Which counter a delivery status webhook adds to."""
 
 
-def _message(event: InboundEvent) -> MetricsDelta:
-    return MetricsDelta(received=1, last_message_at=event.timestamp)
-
-
-def _status(event: InboundEvent) -> MetricsDelta:
-    assert isinstance(event, StatusChanged)
-    return _STATUS_DELTAS.get(event.status, _NOTHING)
-
-
-_BY_KIND: dict[type, Callable[[InboundEvent], MetricsDelta]] = {
-    MessageReceived: _message,
-    StatusChanged: _status,
-}
-
-
-def event_delta(events: Iterable[InboundEvent]) -> MetricsDelta:
-    """What accepted events add to their channel's counters."""
-    total = _NOTHING
+def event_delta(events: Iterable[InboundEvent], **extra: Any) -> MetricsDelta:
+    """What accepted events add to their channel's counters (plus ``extra`` fields)."""
+    counts: dict[str, Any] = {}
+    last_message: datetime | None = None
     for event in events:
-        count = _BY_KIND.get(type(event))
-        if count is not None:
-            total = total + count(event)
-    return total
+        kind = type(event)
+        if kind is MessageReceived:
+            counts["received"] = counts.get("received", 0) + 1
+            if last_message is None or event.timestamp > last_message:
+                last_message = event.timestamp
+        elif isinstance(event, StatusChanged):
+            counter = _STATUS_COUNTERS.get(event.status)
+            if counter is not None:
+                counts[counter] = counts.get(counter, 0) + 1
+    if last_message is not None:
+        counts["last_message_at"] = last_message
+    return MetricsDelta(**counts, **extra)
 
 
 class MetricsBuffer:
@@ -67,7 +63,7 @@ class MetricsBuffer:
     def __init__(self, repository: ChannelRepository, *, interval: float = 1.0) -> None:
         self.repository = repository
         self.interval = interval
-        self._pending: dict[UUID, tuple[str, MetricsDelta]] = {}
+        self._pending: dict[UUID, tuple[str, list[MetricsDelta]]] = {}
         self._task: asyncio.Task[None] | None = None
 
     async def add(self, channel_id: UUID, tenant_id: str, delta: MetricsDelta) -> None:
@@ -76,13 +72,19 @@ class MetricsBuffer:
             await self._write(channel_id, tenant_id, delta)
             return
         known = self._pending.get(channel_id)
-        self._pending[channel_id] = (tenant_id, delta if known is None else known[1] + delta)
+        if known is None:
+            self._pending[channel_id] = (tenant_id, [delta])
+        else:  # added up at flush time, off the request path
+            known[1].append(delta)
 
     async def flush(self) -> None:
         """Write everything buffered now."""
         pending, self._pending = self._pending, {}
-        for channel_id, (tenant_id, delta) in pending.items():
-            await self._write(channel_id, tenant_id, delta)
+        for channel_id, (tenant_id, deltas) in pending.items():
+            total = deltas[0]
+            for delta in deltas[1:]:
+                total = total + delta
+            await self._write(channel_id, tenant_id, total)
 
     def start(self) -> None:
         if self._task is None:
@@ -112,8 +114,5 @@ class MetricsBuffer:
                 extra={"channel_id": str(channel_id)},
             )
             if self._task is not None and isinstance(exc, RepositoryUnavailableError):
-                known = self._pending.get(channel_id)
-                self._pending[channel_id] = (
-                    tenant_id,
-                    delta if known is None else delta + known[1],
-                )
+                known = self._pending.get(channel_id)  # keep them for the next flush
+                self._pending[channel_id] = (tenant_id, [delta, *(known[1] if known else ())])
