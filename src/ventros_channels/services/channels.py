@@ -146,8 +146,8 @@ class ChannelService:
         channel.pull_events()
         if self.on_change is not None:
             await self.on_change(channel.id)
-        if events:
-            await self.publisher.publish(events)
+        if events and not getattr(self.repository, "records_events", False):
+            await self.publisher.publish(events)  # else the repository's relay publishes them
         return channel
 
     async def _platform(

@@ -94,7 +94,7 @@ def with_session_status(
         channel.pull_events()
         if on_change is not None:
             await on_change(channel.id)
-        if publisher is not None and events:
+        if publisher is not None and events and not getattr(repository, "records_events", False):
             await publisher.publish(events)
 
     async def handle(event: InboundEvent, context: RoutingContext) -> None:

@@ -6,7 +6,14 @@ Build the schema with :meth:`SqlChannelRepository.create_schema`, or on PostgreS
 plain SQL files listed by :func:`postgresql_migrations`.
 """
 
+from ventros_channels.sql.events import EventRelay
 from ventros_channels.sql.migrations import postgresql_migrations
 from ventros_channels.sql.repository import ConfigCipher, SqlChannelRepository, create_engine
 
-__all__ = ["ConfigCipher", "SqlChannelRepository", "create_engine", "postgresql_migrations"]
+__all__ = [
+    "ConfigCipher",
+    "EventRelay",
+    "SqlChannelRepository",
+    "create_engine",
+    "postgresql_migrations",
+]

@@ -107,3 +107,34 @@ def build_table(metadata: sa.MetaData, name: str = "channels") -> sa.Table:
         postgresql_where=active,
     )
     return table
+
+
+def build_events_table(metadata: sa.MetaData, name: str = "channel_events") -> sa.Table:
+    """Declare the domain-event outbox: events written with the channel row, published by
+    the relay in ``id`` order.
+    """
+    table = sa.Table(
+        name,
+        metadata,
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            primary_key=True,
+            autoincrement=True,
+        ),
+        sa.Column("event_id", sa.Uuid(), nullable=False, unique=True),
+        sa.Column("channel_id", sa.Uuid(), nullable=False),
+        sa.Column("tenant_id", sa.Text(), nullable=False),
+        sa.Column("event_type", sa.String(128), nullable=False),
+        sa.Column("payload", _JSON, nullable=False),
+        sa.Column("occurred_at", UTCDateTime(), nullable=False),
+        sa.Column("published_at", UTCDateTime()),
+    )
+    unpublished = table.c.published_at.is_(None)
+    sa.Index(
+        f"ix_{name}_unpublished",
+        table.c.id,
+        sqlite_where=unpublished,
+        postgresql_where=unpublished,
+    )
+    return table

@@ -34,8 +34,10 @@ from ventros_channels.sql._schema import (
     COUNTER_COLUMNS,
     TIMESTAMP_COLUMNS,
     UTCDateTime,
+    build_events_table,
     build_table,
 )
+from ventros_channels.sql.events import event_rows
 
 __all__ = ["ConfigCipher", "SqlChannelRepository", "create_engine"]
 
@@ -108,6 +110,8 @@ class SqlChannelRepository:
         webhook secrets are stored encrypted (rows written before keep loading as plain).
     :param table_name: name of the table (``channels``).
     :param clock: clock handed to the channels it loads.
+    :param event_outbox: write each save's domain events to ``{table_name}_events`` in the
+        same transaction; an :class:`~ventros_channels.sql.EventRelay` publishes them.
 
     Create the table with :meth:`create_schema` or the PostgreSQL migration shipped in
     ``ventros_channels/sql/migrations``. Database failures raise
@@ -123,6 +127,7 @@ class SqlChannelRepository:
         cipher: ConfigCipher | None = None,
         table_name: str = "channels",
         clock: Clock | None = None,
+        event_outbox: bool = False,
     ) -> None:
         self._engine = engine
         # PostgreSQL reads run each statement on its own: no BEGIN / ROLLBACK round trips
@@ -137,6 +142,19 @@ class SqlChannelRepository:
         self._clock = clock or SystemClock()
         self._metadata = sa.MetaData(schema=schema)
         self._table = build_table(self._metadata, table_name)
+        self._events = (
+            build_events_table(self._metadata, f"{table_name}_events") if event_outbox else None
+        )
+
+    @property
+    def records_events(self) -> bool:
+        """Whether saves write domain events to the outbox table (published by the relay)."""
+        return self._events is not None
+
+    @property
+    def events_table(self) -> sa.Table | None:
+        """The domain-event outbox table, when ``event_outbox=True``."""
+        return self._events
 
     @property
     def engine(self) -> AsyncEngine:
@@ -330,6 +348,9 @@ class SqlChannelRepository:
             values = self._values(channel)
             with _translate_errors():
                 async with self._engine.begin() as conn:
+                    if self._events is not None and channel.pending_events:
+                        rows = event_rows(channel.pending_events)
+                        await conn.execute(sa.insert(self._events), rows)
                     if expected == 0:
                         await self._insert(conn, channel, values)
                     else:
