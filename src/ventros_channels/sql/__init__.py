@@ -8,12 +8,14 @@ plain SQL files listed by :func:`postgresql_migrations`.
 
 from ventros_channels.sql.events import EventRelay
 from ventros_channels.sql.migrations import postgresql_migrations
+from ventros_channels.sql.outbox import SqlOutbox
 from ventros_channels.sql.repository import ConfigCipher, SqlChannelRepository, create_engine
 
 __all__ = [
     "ConfigCipher",
     "EventRelay",
     "SqlChannelRepository",
+    "SqlOutbox",
     "create_engine",
     "postgresql_migrations",
 ]

@@ -138,3 +138,47 @@ def build_events_table(metadata: sa.MetaData, name: str = "channel_events") -> s
         postgresql_where=unpublished,
     )
     return table
+
+
+def build_outbox_table(metadata: sa.MetaData, name: str = "channel_outbox") -> sa.Table:
+    """Declare the outbox: one row per outbound send, unique by (channel, key); ``seq`` orders
+    the queued sends of a chat.
+    """
+    table = sa.Table(
+        name,
+        metadata,
+        sa.Column(
+            "seq",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            primary_key=True,
+            autoincrement=True,
+        ),
+        sa.Column("channel_id", sa.Uuid(), nullable=False),
+        sa.Column("idem_key", sa.Text(), nullable=False),
+        sa.Column("tenant_id", sa.Text(), nullable=False),
+        sa.Column("chat_id", sa.Text(), nullable=False),
+        sa.Column("state", sa.String(16), nullable=False),
+        sa.Column("message", sa.LargeBinary()),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("message_id", sa.Text()),
+        sa.Column("error_type", sa.String(128)),
+        sa.Column("error", sa.Text()),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("updated_at", UTCDateTime(), nullable=False),
+        sa.Column("available_at", UTCDateTime()),
+        sa.Column("lease_token", sa.Text()),
+        sa.Column("leased_until", UTCDateTime()),
+        sa.UniqueConstraint("channel_id", "idem_key", name=f"uq_{name}_key"),
+    )
+    c = table.c
+    in_queue = sa.or_(c.state == "queued", c.lease_token.is_not(None))
+    sa.Index(
+        f"ix_{name}_queue",
+        c.channel_id,
+        c.chat_id,
+        c.seq,
+        sqlite_where=in_queue,
+        postgresql_where=in_queue,
+    )
+    sa.Index(f"ix_{name}_state", c.state, c.created_at)
+    return table
