@@ -7,5 +7,6 @@ Both take a host-provided ``redis.asyncio.Redis`` client and keep their keys und
 
 from ventros_channels.redis.cache import RedisChannelCache
 from ventros_channels.redis.dedupe import RedisDedupeStore
+from ventros_channels.redis.outbox import RedisOutbox
 
-__all__ = ["RedisChannelCache", "RedisDedupeStore"]
+__all__ = ["RedisChannelCache", "RedisDedupeStore", "RedisOutbox"]
