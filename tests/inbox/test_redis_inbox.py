@@ -339,3 +339,25 @@ async def test_a_flushed_redis_starts_over(redis_client: aioredis.Redis, redis_p
     await inbox.accept([make_delivery(uuid4(), "k2")])
     (lease,) = await inbox.lease("w", limit=1, visibility=LONG)
     assert lease.delivery.key == "k2"
+
+
+async def test_an_unreadable_record_is_given_back_and_the_rest_is_leased(
+    redis_client: aioredis.Redis, redis_prefix: str
+) -> None:
+    clock = FixedClock()
+    inbox = RedisInbox(redis_client, prefix=redis_prefix, clock=clock)
+    channel = uuid4()
+    await inbox.accept([make_delivery(channel, "k1", chat="A"), make_delivery(channel, "k2")])
+    entries = [k for k in await _keys(redis_client, redis_prefix) if ":e:" in k]
+    damaged = entries[0]
+    await redis_client.hset(damaged, "d", b'{"v": 1, "event": {"type": "from the future"}}')
+    leases = await inbox.lease("w", limit=5, visibility=timedelta(seconds=30))
+    assert [x.delivery.key for x in leases] == ["k2"]
+    assert await inbox.complete(leases[0])
+    assert (await inbox.stats()).scheduled == 1
+    error = await redis_client.hget(damaged, "err")
+    assert error is not None
+    assert b"cannot be read" in error
+    clock.advance(seconds=31)
+    assert await inbox.lease("w", limit=5, visibility=timedelta(seconds=30)) == []
+    assert await redis_client.hget(damaged, "n") == b"2", "each attempt is counted"

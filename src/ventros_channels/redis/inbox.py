@@ -52,6 +52,7 @@ never leased (a reader outside this class, or a crash of one) idle longer than
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -62,7 +63,7 @@ import attrs
 import redis.asyncio as aioredis
 
 from ventros_channels.clock import Clock, SystemClock, ensure_utc
-from ventros_channels.errors import FieldError, InvalidInputError
+from ventros_channels.errors import FieldError, InboxError, InvalidInputError
 from ventros_channels.inbox._model import (
     AcceptResult,
     DeadLetter,
@@ -80,6 +81,8 @@ from ventros_channels.redis._common import (
 )
 
 __all__ = ["RedisInbox"]
+
+logger = logging.getLogger("ventros_channels.redis.inbox")
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _WHAT = "redis inbox"
@@ -216,7 +219,7 @@ end
 if #out < limit then
   local cursor = redis.call('GET', P .. 'sweep') or '0-0'
   local r = redis.call('XAUTOCLAIM', S, G, worker, orphan, cursor, 'COUNT', limit - #out)
-  redis.call('SET', P .. 'sweep', r[1])
+  if r[1] ~= cursor then redis.call('SET', P .. 'sweep', r[1]) end
   for _, msg in ipairs(r[2]) do
     local id = msg[2] and msg[2][2]
     if not id or redis.call('HGET', P .. 'e:' .. id, 'm') ~= msg[1] then
@@ -453,17 +456,18 @@ class RedisInbox:
                 self._orphan_ms,
             ],
         )
-        return [
-            Leased(
-                id=_text(entry_id),
-                delivery=decode_delivery(payload),
-                attempt=int(attempt),
-                token=_text(token),
-                leased_until=_at(until),
-                accepted_at=_at(accepted),
+        out: list[Leased] = []
+        for entry_id, payload, attempt, token, until, accepted in rows:
+            try:
+                delivery = decode_delivery(payload)
+            except InboxError as exc:
+                await self._give_back(_text(entry_id), _text(token), exc, visibility)
+                continue
+            lease = Leased(
+                _text(entry_id), delivery, int(attempt), _text(token), _at(until), _at(accepted)
             )
-            for entry_id, payload, attempt, token, until, accepted in rows
-        ]
+            out.append(lease)
+        return out
 
     async def extend(self, leased: Leased, *, visibility: timedelta) -> Leased | None:
         """Move the lease's expiry to now + ``visibility``; ``None`` if it was lost."""
@@ -530,6 +534,15 @@ class RedisInbox:
         return InboxStats(int(ready), int(scheduled), int(in_flight), int(dead), age)
 
     # ------------------------------------------------------------------ internals
+
+    async def _give_back(
+        self, entry_id: str, token: str, exc: InboxError, visibility: timedelta
+    ) -> None:
+        # A record this process cannot read (damaged, or written by a newer version during a
+        # rolling deploy) goes back for a later attempt instead of failing the whole batch.
+        logger.warning("redis inbox: delivery %s given back: %s", entry_id, exc)
+        retry_at = self._now() + milliseconds(visibility)
+        await self._run("fail", [self._prefix, self._now(), entry_id, token, retry_at, str(exc)])
 
     def _now(self) -> int:
         return _ms(self._clock.now())
