@@ -361,3 +361,30 @@ async def test_an_unreadable_record_is_given_back_and_the_rest_is_leased(
     clock.advance(seconds=31)
     assert await inbox.lease("w", limit=5, visibility=timedelta(seconds=30)) == []
     assert await redis_client.hget(damaged, "n") == b"2", "each attempt is counted"
+
+
+async def test_a_repeated_complete_still_reports_success(inbox: RedisInbox) -> None:
+    """redis-py resends a command when the connection drops; the resent complete must not
+    report a lost lease for a delivery it did complete."""
+    channel = uuid4()
+    await inbox.accept([make_delivery(channel, "k1")])
+    (lease,) = await inbox.lease("w", limit=1, visibility=LONG)
+    assert await inbox.complete(lease)
+    assert await inbox.complete(lease)
+    other = Leased(
+        lease.id, lease.delivery, 1, "w:someone-else", lease.leased_until, lease.accepted_at
+    )
+    assert not await inbox.complete(other)
+
+
+async def test_completed_keys_are_forgotten_after_retention(
+    redis_client: aioredis.Redis, redis_prefix: str
+) -> None:
+    inbox = RedisInbox(redis_client, prefix=redis_prefix, retain=timedelta(milliseconds=150))
+    channel = uuid4()
+    await inbox.accept([make_delivery(channel, "k1")])
+    (lease,) = await inbox.lease("w", limit=1, visibility=LONG)
+    assert await inbox.complete(lease)
+    assert (await inbox.accept([make_delivery(channel, "k1")])).duplicates == 1
+    await asyncio.sleep(0.3)
+    assert len((await inbox.accept([make_delivery(channel, "k1")])).accepted) == 1

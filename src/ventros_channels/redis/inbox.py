@@ -5,7 +5,13 @@ delivery is recorded together with its dedupe key or not at all (a duplicate is 
 same single call), a lease, completion, retry or dead letter changes all the keys involved at
 once, and no interleaving of processes can see half of it. Any number of processes and
 machines can share one inbox; deliveries of one chat are handed out one at a time, in accept
-order, also across failures, retries and expired leases.
+order, also across failures, retries and expired leases. Handling is at least once: a lease
+that runs out (its worker died) makes the delivery available again, with a higher attempt.
+
+When the connection drops after a script ran but before its reply arrived, the caller gets
+:class:`~ventros_channels.errors.InboxUnavailableError` although the write happened; the
+platform's retry (or redis-py's own resend) is then recognised as a duplicate, so nothing is
+recorded twice, and a resent ``complete`` still answers ``True``.
 
 **What it depends on.** "Recorded" means "in the Redis server's memory"; surviving a crash of
 Redis itself is Redis's persistence:
@@ -21,8 +27,10 @@ Redis itself is Redis's persistence:
 * ``maxmemory-policy`` must be ``noeviction``: an evicting Redis may drop entries and
   dedupe keys. With memory full, scripts are refused before they write
   (:class:`~ventros_channels.errors.InboxUnavailableError`, answered 503).
-* One Redis (or one primary with replicas): the scripts compute the names of the keys they
-  touch, which Redis Cluster does not allow.
+* Redis 7.0 or later, as one server (or one primary with replicas): the scripts compute the
+  names of the keys they touch, which Redis Cluster does not allow.
+* Lease expiry and retry times are compared on the clocks of the calling processes: keep the
+  machines' clocks in sync (NTP). A clock running ahead takes expired leases over early.
 
 The test suite's Redis keeps nothing on disk (``appendonly no``, no snapshots): the crash
 tests there show what survives our processes, not what survives a Redis crash.
@@ -242,16 +250,18 @@ redis.call('ZADD', P .. 'leases', untl, id)
 return untl
 """
 
-# ARGV: prefix, now, id, token, retain (ms). Returns 1, or 0 when the lease was lost.
-# The delivery is deleted; its dedupe key is kept for `retain` to recognise late retries.
+# ARGV: prefix, now, id, token, retain (ms), dedupe key. Returns 1, or 0 when the lease was
+# lost. The delivery is deleted; its dedupe key is kept for `retain` to recognise late retries
+# and says which lease completed it, so a repeated call (a client retrying after a dropped
+# connection) still answers 1.
 _COMPLETE = """
-local id = ARGV[3]
-if not held(id, ARGV[4]) then return 0 end
-local e = P .. 'e:' .. id
-local dk = redis.call('HGET', e, 'dk')
+local id, done = ARGV[3], 'done:' .. ARGV[4]
+if not held(id, ARGV[4]) then
+  return redis.call('GET', ARGV[6]) == done and 1 or 0
+end
 detach(id)
-redis.call('DEL', e)
-redis.call('PEXPIRE', dk, ARGV[5])
+redis.call('DEL', P .. 'e:' .. id)
+redis.call('SET', ARGV[6], done, 'PX', ARGV[5])
 return 1
 """
 
@@ -478,8 +488,12 @@ class RedisInbox:
         return attrs.evolve(leased, leased_until=_at(until)) if int(until) else None
 
     async def complete(self, leased: Leased) -> bool:
-        """Delete the delivery (its key stays a duplicate for ``retain``); next in chat is up."""
-        args = [self._prefix, self._now(), leased.id, leased.token, self._retain_ms]
+        """Delete the delivery (its key stays a duplicate for ``retain``); next in chat is up.
+
+        Repeating the call with the same lease answers ``True`` again.
+        """
+        dedupe_key = f"{self._prefix}k:{leased.delivery.channel_id}:{leased.delivery.key}"
+        args = [self._prefix, self._now(), leased.id, leased.token, self._retain_ms, dedupe_key]
         return bool(await self._run("complete", args))
 
     async def fail(self, leased: Leased, *, error: str, retry_at: datetime) -> bool:
