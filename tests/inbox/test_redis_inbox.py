@@ -102,7 +102,8 @@ async def test_two_processes_with_eight_workers_keep_each_chat_in_order(
     redis_prefix: str,
 ) -> None:
     """500 deliveries over 50 chats; 2 clients (separate connection pools, as two processes
-    have) run 4 lease loops each; some attempts fail and are retried at once."""
+    have) run 4 lease loops each. About 10 % of first attempts fail and are retried at once,
+    about 2 % are abandoned (the worker "dies") and come back when their lease runs out."""
     clients = [aioredis.Redis.from_url(redis_url()) for _ in range(2)]
     inboxes = [RedisInbox(c, prefix=redis_prefix) for c in clients]
     channel = uuid4()
@@ -121,42 +122,42 @@ async def test_two_processes_with_eight_workers_keep_each_chat_in_order(
     holding: dict[str, str] = {}
     handled: dict[str, list[str]] = defaultdict(list)
     overlaps: list[tuple[str, str, str]] = []
-    failures = 0
+    outcomes: dict[str, int] = defaultdict(int)
+    deadline = asyncio.get_running_loop().time() + 60
 
     async def work(inbox: RedisInbox, name: str) -> None:
-        nonlocal failures
-        idle = 0
-        while idle < 20:
-            leases = await inbox.lease(name, limit=3, visibility=LONG)
+        while outcomes["done"] < 500 and asyncio.get_running_loop().time() < deadline:
+            leases = await inbox.lease(name, limit=3, visibility=timedelta(seconds=1.5))
             if not leases:
-                idle += 1
                 await asyncio.sleep(0.005)
                 continue
-            idle = 0
             await asyncio.gather(*(handle(inbox, lease) for lease in leases))
 
     async def handle(inbox: RedisInbox, lease: Leased) -> None:
-        nonlocal failures
         chat = lease.delivery.ordering_key
         if chat in holding:
             overlaps.append((chat, holding[chat], lease.delivery.key))
         holding[chat] = lease.delivery.key
         await asyncio.sleep(rng.random() / 1000)
         del holding[chat]
-        if lease.attempt == 1 and rng.random() < 0.1:
-            failures += 1
+        luck = rng.random()
+        if lease.attempt == 1 and luck < 0.02:
+            outcomes["abandoned"] += 1
+            return
+        if lease.attempt == 1 and luck < 0.12:
+            outcomes["failed"] += 1
             assert await inbox.fail(lease, error="flaky", retry_at=datetime.now(UTC))
             return
         handled[chat].append(lease.delivery.key)
         assert await inbox.complete(lease)
+        outcomes["done"] += 1
 
     try:
-        await asyncio.gather(
-            *(work(inboxes[i % 2], f"worker-{i}") for i in range(8)),
-        )
+        await asyncio.gather(*(work(inboxes[i % 2], f"worker-{i}") for i in range(8)))
         assert overlaps == []
         assert dict(handled) == dict(expected)
-        assert failures > 10
+        assert outcomes["failed"] > 10
+        assert outcomes["abandoned"] > 3
         stats = await inboxes[0].stats()
         assert (stats.backlog, stats.dead, stats.oldest_waiting_age) == (0, 0, None)
     finally:
