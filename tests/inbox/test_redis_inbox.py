@@ -292,7 +292,9 @@ async def test_an_entry_read_but_never_leased_is_reclaimed(
     (lease,) = await inbox.lease("w", limit=5, visibility=LONG)
     assert (lease.delivery.key, lease.attempt) == ("k1", 1)
     await asyncio.sleep(0.12)
-    assert await inbox.lease("w", limit=5, visibility=LONG) == [], "a held lease stays held"
+    assert await inbox.lease("w2", limit=5, visibility=LONG) == [], "a held lease stays held"
+    pending = await redis_client.xpending_range(stream, "workers", "-", "+", 10)
+    assert [p["consumer"] for p in pending] == [b"w"], "and stays with its holder"
     assert await inbox.complete(lease)
 
 

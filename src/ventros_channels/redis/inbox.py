@@ -184,7 +184,7 @@ local function take(id)
   local n = redis.call('HINCRBY', e, 'n', 1)
   local tok = base .. '.' .. (#out + 1)
   local untl = now + vis
-  redis.call('HSET', e, 'tok', tok, 'until', untl)
+  redis.call('HSET', e, 'tok', tok, 'until', untl, 'w', worker)
   redis.call('ZADD', P .. 'leases', untl, id)
   redis.call('ZREM', P .. 'delayed', id)
   local f = redis.call('HMGET', e, 'd', 'acc')
@@ -223,17 +223,21 @@ while #out < limit do
 end
 
 -- 3. Orphans: entries read into the group but never leased (neither in `leases` nor in
---    `delayed`), idle for `orphan` ms. The cursor rotates through the pending list.
+--    `delayed`), idle for `orphan` ms. The cursor rotates through the pending list. An
+--    entry that turns out to be leased or waiting for its retry goes back to its holder,
+--    so XPENDING keeps showing who has what.
 if #out < limit then
   local cursor = redis.call('GET', P .. 'sweep') or '0-0'
   local r = redis.call('XAUTOCLAIM', S, G, worker, orphan, cursor, 'COUNT', limit - #out)
   if r[1] ~= cursor then redis.call('SET', P .. 'sweep', r[1]) end
   for _, msg in ipairs(r[2]) do
     local id = msg[2] and msg[2][2]
-    if not id or redis.call('HGET', P .. 'e:' .. id, 'm') ~= msg[1] then
+    local f = id and redis.call('HMGET', P .. 'e:' .. id, 'm', 'w') or {}
+    if f[1] ~= msg[1] then
       drop(msg[1])
-    elseif not redis.call('ZSCORE', P .. 'leases', id)
-        and not redis.call('ZSCORE', P .. 'delayed', id) then
+    elseif redis.call('ZSCORE', P .. 'leases', id) or redis.call('ZSCORE', P .. 'delayed', id) then
+      redis.call('XCLAIM', S, G, f[2] or worker, 0, msg[1], 'JUSTID')
+    else
       take(id)
     end
   end
