@@ -201,15 +201,20 @@ async def test_other_redis_errors_raise_inbox_error(
     assert not isinstance(caught.value, InboxUnavailableError)
 
 
-async def test_bad_arguments_raise_typed_errors(redis_client: aioredis.Redis) -> None:
+async def test_bad_arguments_raise_typed_errors() -> None:
+    """Checked before anything is sent: the client here points at nothing."""
+    client = aioredis.Redis(host="127.0.0.1", port=_closed_port())
     with pytest.raises(InvalidInputError, match="retain"):
-        RedisInbox(redis_client, retain=timedelta(0))
-    inbox = RedisInbox(redis_client, prefix="vct-never-written")
+        RedisInbox(client, retain=timedelta(0))
+    with pytest.raises(InvalidInputError, match="orphan_after"):
+        RedisInbox(client, orphan_after=timedelta(0))
+    inbox = RedisInbox(client)
     with pytest.raises(InvalidInputError, match="visibility"):
         await inbox.lease("w", limit=1, visibility=timedelta(0))
     with pytest.raises(InvalidInputError, match="worker"):
         await inbox.lease("", limit=1, visibility=LONG)
     assert await inbox.lease("w", limit=0, visibility=LONG) == []
+    await client.aclose()
 
 
 async def test_completed_deliveries_leave_only_their_dedupe_keys(
@@ -391,3 +396,11 @@ async def test_completed_keys_are_forgotten_after_retention(
     assert (await inbox.accept([make_delivery(channel, "k1")])).duplicates == 1
     await asyncio.sleep(0.3)
     assert len((await inbox.accept([make_delivery(channel, "k1")])).accepted) == 1
+
+
+def test_prefix_and_namespace_are_checked() -> None:
+    client = aioredis.Redis(host="127.0.0.1", port=_closed_port())
+    with pytest.raises(InvalidInputError, match="namespace"):
+        RedisInbox(client, namespace="")
+    with pytest.raises(InvalidInputError, match="prefix"):
+        RedisInbox(client, prefix="a b")

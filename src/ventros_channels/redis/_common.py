@@ -9,8 +9,10 @@ from datetime import timedelta
 from redis import exceptions as redis_errors
 
 from ventros_channels.errors import (
+    FieldError,
     InboxError,
     InboxUnavailableError,
+    InvalidInputError,
     RepositoryError,
     RepositoryUnavailableError,
 )
@@ -26,9 +28,13 @@ __all__ = [
 
 def key_prefix(prefix: str, namespace: str) -> str:
     """``prefix:namespace:`` with both parts checked (non-empty, no spaces)."""
-    for label, part in (("prefix", prefix), ("namespace", namespace)):
-        if not part or any(ch.isspace() for ch in part):
-            raise ValueError(f"{label} must be non-empty and contain no whitespace")
+    bad = [
+        FieldError(label, "must be non-empty and contain no whitespace")
+        for label, part in (("prefix", prefix), ("namespace", namespace))
+        if not part or any(ch.isspace() for ch in part)
+    ]
+    if bad:
+        raise InvalidInputError("redis key prefix", bad)
     return f"{prefix}:{namespace}:"
 
 
