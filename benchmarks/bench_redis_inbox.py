@@ -10,7 +10,8 @@ same connection:
 * ``accept`` of a duplicate vs a bare ``SET NX`` of an existing key (what the dedupe alone
   costs), and vs ``SET NX`` plus encoding the delivery (the script receives the payload
   because it cannot know beforehand that the key is a duplicate);
-* for information, lease + complete of one delivery (two calls).
+* for information, lease + complete of one delivery (two calls), and the dedupe store's claim
+  of a key already done (``SET NX`` then ``GET``: two calls).
 
 Measurements alternate between the operations for several rounds and keep each one's median,
 so a burst of load from elsewhere on the machine does not land on one side only. Target: at
@@ -35,7 +36,7 @@ from uuid import uuid4
 import redis.asyncio as aioredis
 
 from ventros_channels.inbox import encode_delivery
-from ventros_channels.redis import RedisInbox
+from ventros_channels.redis import RedisDedupeStore, RedisInbox
 from ventros_channels.testing.contract.inbox import make_delivery
 
 BUDGET = 0.3  # seconds per measurement
@@ -86,6 +87,14 @@ async def measure(client: aioredis.Redis, prefix: str) -> dict[str, float]:
         encode_delivery(dup)
         assert not await client.set(taken, "1", nx=True)
 
+    dedupe = RedisDedupeStore(client, prefix=prefix)
+    claim = await dedupe.claim("dup", lease=timedelta(minutes=5))
+    assert claim.token is not None
+    await dedupe.complete("dup", claim.token, retain=timedelta(hours=1))
+
+    async def dedupe_claim_dup(_: int) -> None:
+        assert (await dedupe.claim("dup", lease=timedelta(minutes=5))).token is None
+
     async def lease_complete(_: int) -> None:
         (lease,) = await inbox.lease("bench", limit=1, visibility=timedelta(minutes=5))
         assert await inbox.complete(lease)
@@ -96,6 +105,7 @@ async def measure(client: aioredis.Redis, prefix: str) -> dict[str, float]:
         "accept (duplicate)": accept_dup,
         "bare SET NX": bare_set_nx,
         "SET NX + encode": set_nx_encoded,
+        "dedupe claim (dup)": dedupe_claim_dup,
     }
     for op in ops.values():  # warm-up: connections, script cache
         await op(10**9)
@@ -136,6 +146,7 @@ async def main() -> None:
         ("accept (new)", "bare XADD"),
         ("accept (duplicate)", "bare SET NX"),
         ("accept (duplicate)", "SET NX + encode"),
+        ("dedupe claim (dup)", "bare SET NX"),
     ]
     for op, floor in pairs:
         ratio = figures[floor] / figures[op]

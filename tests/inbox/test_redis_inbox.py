@@ -14,6 +14,7 @@ from uuid import uuid4
 
 import pytest
 import redis.asyncio as aioredis
+from redis.asyncio.connection import AbstractConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
@@ -78,24 +79,33 @@ def test_is_an_inbox(inbox: RedisInbox) -> None:
 async def test_a_duplicate_is_rejected_in_one_round_trip(
     redis_client: aioredis.Redis, redis_prefix: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Counted twice: the commands the client issues, and the writes to its sockets."""
     inbox = RedisInbox(redis_client, prefix=redis_prefix)
     channel = uuid4()
     await inbox.accept([make_delivery(channel, "k1")])  # also loads the script
-    sent: list[Any] = []
-    original: Callable[..., Awaitable[Any]] = redis_client.execute_command
+    commands: list[Any] = []
+    writes: list[int] = []
+    issue: Callable[..., Awaitable[Any]] = redis_client.execute_command
+    send = AbstractConnection.send_packed_command
 
-    async def counting(*args: Any, **options: Any) -> Any:
-        sent.append(args[0])
-        return await original(*args, **options)
+    async def counting_issue(*args: Any, **options: Any) -> Any:
+        commands.append(args[0])
+        return await issue(*args, **options)
 
-    monkeypatch.setattr(redis_client, "execute_command", counting)
+    async def counting_send(self: AbstractConnection, *args: Any, **options: Any) -> None:
+        writes.append(1)
+        await send(self, *args, **options)
+
+    monkeypatch.setattr(redis_client, "execute_command", counting_issue)
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", counting_send)
     result = await inbox.accept([make_delivery(channel, "k1")])
     assert (result.accepted, result.duplicates) == ((), 1)
-    assert sent == ["EVALSHA"]
-    sent.clear()
+    assert (commands, len(writes)) == (["EVALSHA"], 1)
+    commands.clear()
+    writes.clear()
     fresh = await inbox.accept([make_delivery(channel, "k2"), make_delivery(channel, "k1")])
     assert ([d.key for d in fresh.accepted], fresh.duplicates) == (["k2"], 1)
-    assert sent == ["EVALSHA"], "a new delivery is one round trip too"
+    assert (commands, len(writes)) == (["EVALSHA"], 1), "new deliveries take one round trip too"
 
 
 async def test_two_processes_with_eight_workers_keep_each_chat_in_order(
