@@ -414,3 +414,23 @@ def test_prefix_and_namespace_are_checked() -> None:
         RedisInbox(client, namespace="")
     with pytest.raises(InvalidInputError, match="prefix"):
         RedisInbox(client, prefix="a b")
+
+
+async def test_idle_worker_names_leave_the_group(
+    redis_client: aioredis.Redis, redis_prefix: str
+) -> None:
+    """Workers restarted under new names must not pile up as consumers of the group."""
+    inbox = RedisInbox(redis_client, prefix=redis_prefix, orphan_after=timedelta(milliseconds=50))
+    channel = uuid4()
+    await inbox.accept([make_delivery(channel, f"k{i}", chat=f"c{i}") for i in range(4)])
+    for name in ("old-1", "old-2"):
+        (lease,) = await inbox.lease(name, limit=1, visibility=LONG)
+        assert await inbox.complete(lease)
+    (held,) = await inbox.lease("old-3", limit=1, visibility=LONG)
+    await asyncio.sleep(0.12)
+    (lease,) = await inbox.lease("new", limit=1, visibility=LONG)
+    stream = f"{redis_prefix}:inbox:stream"
+    consumers = await redis_client.xinfo_consumers(stream, "workers")
+    assert sorted(c["name"] for c in consumers) == [b"new", b"old-3"], "holders stay"
+    assert await inbox.complete(held)
+    assert await inbox.complete(lease)

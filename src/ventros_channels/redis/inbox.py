@@ -50,6 +50,8 @@ tests there show what survives our processes, not what survives a Redis crash.
   ``retain`` after completion or purge.
 * sorted sets ``P pending`` (by accept time), ``P leases`` (by lease expiry), ``P delayed``
   (by retry time), ``P dead`` and ``P dead:<channel>`` (by dead-letter time).
+* ``P seq`` (the id counter), ``P sweep`` (the ``XAUTOCLAIM`` cursor) and ``P tidy`` (a
+  marker that spaces out the removal of idle consumers from the group).
 
 Lease expiry and retry times are read on the injected clock (passed into the scripts), so
 ``leases`` and ``delayed`` decide when a delivery comes back; its pending stream entry is then
@@ -242,6 +244,18 @@ if #out < limit then
     end
   end
 end
+
+-- 4. At most once per `orphan` ms: forget consumers (worker names) that hold nothing and have
+--    been idle that long, so restarts under new names do not pile up in the group.
+if redis.call('SET', P .. 'tidy', '1', 'NX', 'PX', orphan) then
+  for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', S, G)) do
+    local info = {}
+    for i = 1, #c, 2 do info[c[i]] = c[i + 1] end
+    if info['pending'] == 0 and info['idle'] >= tonumber(orphan) then
+      redis.call('XGROUP', 'DELCONSUMER', S, G, info['name'])
+    end
+  end
+end
 return out
 """
 
@@ -399,7 +413,8 @@ class RedisInbox:
     :param retain: how long the key of a completed or purged delivery stays a duplicate.
     :param clock: the time for lease expiry, retry times and stats (default: system clock).
     :param orphan_after: how long a stream entry read but never leased waits before
-        ``lease`` reclaims it (measured by Redis).
+        ``lease`` reclaims it (measured by Redis); also how long a worker name that holds
+        nothing stays listed in the consumer group.
     """
 
     def __init__(
