@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import random
 import socket
+import sys
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
@@ -22,11 +24,13 @@ from tests.conftest import redis_url
 from ventros_channels.errors import InboxError, InboxUnavailableError, InvalidInputError
 from ventros_channels.inbox import Inbox, Leased
 from ventros_channels.redis import RedisInbox
+from ventros_channels.redis._common import as_text
 from ventros_channels.testing import FixedClock
 from ventros_channels.testing.contract import InboxContract
 from ventros_channels.testing.contract.inbox import Advance, make_delivery
 
 LONG = timedelta(minutes=10)
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class TestRedisInbox(InboxContract):
@@ -65,6 +69,10 @@ class TestRedisInboxOnTheSystemClock(InboxContract):
 @pytest.fixture
 def inbox(redis_client: aioredis.Redis, redis_prefix: str) -> RedisInbox:
     return RedisInbox(redis_client, prefix=redis_prefix)
+
+
+def _text(value: bytes | str) -> str:
+    return as_text(value) or ""
 
 
 async def _keys(client: aioredis.Redis, prefix: str) -> list[str]:
@@ -434,3 +442,65 @@ async def test_idle_worker_names_leave_the_group(
     assert sorted(c["name"] for c in consumers) == [b"new", b"old-3"], "holders stay"
     assert await inbox.complete(held)
     assert await inbox.complete(lease)
+
+
+async def test_a_worker_process_killed_mid_way_loses_nothing_and_keeps_chat_order(
+    redis_client: aioredis.Redis, redis_prefix: str
+) -> None:
+    """Two worker processes (tests/inbox/redis_worker.py) share 300 deliveries over 30 chats;
+    one is SIGKILLed mid-way and a third starts. Every delivery is handled, each chat in
+    accept order; only a delivery the killed process was holding may be handled twice, and
+    then right after itself."""
+    inbox = RedisInbox(redis_client, prefix=redis_prefix)
+    channel = uuid4()
+    expected: dict[str, list[str]] = defaultdict(list)
+    deliveries = []
+    for n in range(300):
+        chat, key = f"chat-{n % 30}", f"k{n}"
+        expected[chat].append(key)
+        deliveries.append(make_delivery(channel, key, chat=chat))
+    await inbox.accept(deliveries)
+    log = f"{redis_prefix}:log"
+
+    async def spawn(name: str) -> asyncio.subprocess.Process:
+        return await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "tests.inbox.redis_worker",
+            redis_url(),
+            redis_prefix,
+            name,
+            cwd=ROOT,
+        )
+
+    async def wait_for(check: Callable[[], Awaitable[bool]], what: str) -> None:
+        deadline = asyncio.get_running_loop().time() + 60
+        while not await check():
+            assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
+            await asyncio.sleep(0.02)
+
+    async def some_handled() -> bool:
+        return int(await redis_client.llen(log)) >= 60
+
+    async def all_done() -> bool:
+        return (await inbox.stats()).backlog == 0
+
+    processes = [await spawn("proc-a"), await spawn("proc-b")]
+    try:
+        await wait_for(some_handled, "the first deliveries")
+        processes[0].kill()
+        await processes[0].wait()
+        assert (await inbox.stats()).backlog > 0, "killed before the work was done"
+        processes.append(await spawn("proc-c"))
+        await wait_for(all_done, "every delivery")
+    finally:
+        for process in processes:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+    handled: dict[str, list[str]] = defaultdict(list)
+    for entry in await redis_client.lrange(log, 0, -1):
+        chat, key = _text(entry).split(" ")
+        if handled[chat][-1:] != [key]:  # a repeat of the killed process's last delivery
+            handled[chat].append(key)
+    assert dict(handled) == dict(expected)
