@@ -171,7 +171,9 @@ async def test_two_processes_with_eight_workers_keep_each_chat_in_order(
         outcomes["done"] += 1
 
     try:
-        await asyncio.gather(*(work(inboxes[i % 2], f"worker-{i}") for i in range(8)))
+        async with asyncio.TaskGroup() as group:  # a failure cancels the other loops
+            for i in range(8):
+                group.create_task(work(inboxes[i % 2], f"worker-{i}"))
         assert overlaps == []
         assert dict(handled) == dict(expected)
         assert outcomes["failed"] > 10
