@@ -3,8 +3,9 @@
 ``VENTROS_TEST_POSTGRES_URL`` (e.g. ``postgresql+asyncpg://postgres@127.0.0.1:5432/test``) and
 ``VENTROS_TEST_REDIS_URL`` (e.g. ``redis://127.0.0.1:6379/0``) turn those backends on. Each run
 works in its own PostgreSQL schemas (``vct_<run>_<n>``, one per test, dropped afterwards) and
-under its own Redis key prefix (deleted afterwards). A missing variable skips its tests with
-the reason, and the terminal summary lists the skipped backends.
+under its own Redis key prefix (deleted afterwards; those fixtures are in ``tests/conftest.py``).
+A missing variable skips its tests with the reason, and the terminal summary lists the skipped
+backends.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-import redis.asyncio as aioredis
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -141,24 +141,4 @@ def sql_repository(sql_backend: str, request: pytest.FixtureRequest) -> SqlChann
     return repository
 
 
-# ---------------------------------------------------------------- Redis
-
-
-@pytest.fixture
-async def redis_client() -> AsyncIterator[aioredis.Redis]:
-    url = os.environ.get(REDIS_ENV)
-    if not url:
-        pytest.skip(skip_reason("Redis"))
-    client = aioredis.Redis.from_url(url)
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
-async def redis_prefix(redis_client: aioredis.Redis) -> AsyncIterator[str]:
-    """A key prefix of this run and test; its keys are deleted afterwards."""
-    prefix = f"vct-{RUN_ID}-{next(_serial)}"
-    yield prefix
-    keys = [key async for key in redis_client.scan_iter(match=f"{prefix}:*", count=500)]
-    if keys:
-        await redis_client.delete(*keys)
+# Redis: the `redis_client` and `redis_prefix` fixtures live in tests/conftest.py.

@@ -1,12 +1,14 @@
-"""Redis-backed dedupe store and channel cache (extra ``[redis]``), shared by processes.
+"""Redis-backed dedupe store, channel cache, inbox and outbox (extra ``[redis]``), shared by processes.
 
-Both take a host-provided ``redis.asyncio.Redis`` client and keep their keys under
+All take a host-provided ``redis.asyncio.Redis`` client and keep their keys under
 ``<prefix>:<namespace>:``. Connection failures raise
-:class:`~ventros_channels.errors.RepositoryUnavailableError`.
+:class:`~ventros_channels.errors.RepositoryUnavailableError` (for the inbox its subclass
+:class:`~ventros_channels.errors.InboxUnavailableError`).
 """
 
 from ventros_channels.redis.cache import RedisChannelCache
 from ventros_channels.redis.dedupe import RedisDedupeStore
+from ventros_channels.redis.inbox import RedisInbox
 from ventros_channels.redis.outbox import RedisOutbox
 
-__all__ = ["RedisChannelCache", "RedisDedupeStore", "RedisOutbox"]
+__all__ = ["RedisChannelCache", "RedisDedupeStore", "RedisInbox", "RedisOutbox"]

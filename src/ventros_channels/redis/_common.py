@@ -8,16 +8,33 @@ from datetime import timedelta
 
 from redis import exceptions as redis_errors
 
-from ventros_channels.errors import RepositoryError, RepositoryUnavailableError
+from ventros_channels.errors import (
+    FieldError,
+    InboxError,
+    InboxUnavailableError,
+    InvalidInputError,
+    RepositoryError,
+    RepositoryUnavailableError,
+)
 
-__all__ = ["as_text", "key_prefix", "milliseconds", "translate_errors"]
+__all__ = [
+    "as_text",
+    "key_prefix",
+    "milliseconds",
+    "translate_errors",
+    "translate_inbox_errors",
+]
 
 
 def key_prefix(prefix: str, namespace: str) -> str:
     """``prefix:namespace:`` with both parts checked (non-empty, no spaces)."""
-    for label, part in (("prefix", prefix), ("namespace", namespace)):
-        if not part or any(ch.isspace() for ch in part):
-            raise ValueError(f"{label} must be non-empty and contain no whitespace")
+    bad = [
+        FieldError(label, "must be non-empty and contain no whitespace")
+        for label, part in (("prefix", prefix), ("namespace", namespace))
+        if not part or any(ch.isspace() for ch in part)
+    ]
+    if bad:
+        raise InvalidInputError("redis key prefix", bad)
     return f"{prefix}:{namespace}:"
 
 
@@ -34,12 +51,39 @@ def as_text(value: bytes | str | None) -> str | None:
     return value.decode()
 
 
+_UNREACHABLE = (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError)
+
+# Replies meaning "this server cannot take writes right now" (a replica after a failover, a
+# primary without its replicas, memory full): nothing was written and a retry may succeed.
+_REFUSED_FOR_NOW = (
+    redis_errors.ReadOnlyError,
+    redis_errors.MasterDownError,
+    redis_errors.TryAgainError,
+    redis_errors.OutOfMemoryError,
+)
+
+
 @contextmanager
 def translate_errors(what: str) -> Iterator[None]:
     """Connection problems → :class:`RepositoryUnavailableError`, others → RepositoryError."""
     try:
         yield
-    except (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError) as exc:
+    except _UNREACHABLE as exc:
         raise RepositoryUnavailableError(f"{what} unavailable: {type(exc).__name__}") from exc
     except redis_errors.RedisError as exc:
         raise RepositoryError(f"{what} error: {type(exc).__name__}") from exc
+
+
+@contextmanager
+def translate_inbox_errors(what: str) -> Iterator[None]:
+    """The inbox's variant: unreachable or refusing writes → :class:`InboxUnavailableError`.
+
+    Both mean nothing was recorded and a retry later may succeed (the intake answers 503).
+    Any other Redis error → :class:`InboxError`.
+    """
+    try:
+        yield
+    except (*_UNREACHABLE, *_REFUSED_FOR_NOW) as exc:
+        raise InboxUnavailableError(f"{what} unavailable: {type(exc).__name__}") from exc
+    except redis_errors.RedisError as exc:
+        raise InboxError(f"{what} error: {type(exc).__name__}") from exc
