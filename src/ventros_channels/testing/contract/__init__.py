@@ -1,13 +1,15 @@
 """Contract test kits (pytest base classes) that implementations run against themselves."""
 
-from ventros_channels.testing.contract.adapter import AdapterContract
+from ventros_channels.testing.contract.adapter import FUZZ_PROFILE, AdapterContract, hostile_bodies
 from ventros_channels.testing.contract.cache import ChannelCacheContract
 from ventros_channels.testing.contract.dedupe import DedupeStoreContract
 from ventros_channels.testing.contract.repository import RepositoryContract
 
 __all__ = [
+    "FUZZ_PROFILE",
     "AdapterContract",
     "ChannelCacheContract",
     "DedupeStoreContract",
     "RepositoryContract",
+    "hostile_bodies",
 ]
