@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import logging
+import math
 import random
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime
@@ -45,6 +46,7 @@ from ventros_channels.errors import (
 )
 
 __all__ = [
+    "RETRY_AFTER_CAP",
     "ErrorMapper",
     "HttpExecutor",
     "RetryPolicy",
@@ -115,22 +117,45 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date)."""
-    if not value:
+RETRY_AFTER_CAP = 86_400.0
+"""The longest wait a platform hint can ask for (one day); longer or absurd hints are cut to it.
+Whether the library sleeps on a hint at all is ``RetryPolicy.max_retry_after``."""
+
+
+def _clamp(seconds: float, cap: float) -> float | None:
+    if math.isnan(seconds):
         return None
-    value = value.strip()
+    return min(cap, max(0.0, seconds))
+
+
+def parse_retry_after(
+    value: str | float | None, now: datetime | None = None, *, cap: float = RETRY_AFTER_CAP
+) -> float | None:
+    """Seconds to wait from a platform's hint: a ``Retry-After`` header in either form
+    (delta-seconds or an HTTP date) or a number from a response body (Telegram's
+    ``retry_after``). Clamped to ``[0, cap]``; ``None`` when there is no usable hint.
+    """
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int):  # compared as an int: a huge one does not overflow a float
+        return float(min(max(value, 0), cap))
+    if isinstance(value, float):
+        return _clamp(value, cap)
+    text = value.strip()
+    if not text:
+        return None
+    if len(text) < 32:  # longer digit strings are no delay anyone means
+        try:
+            return _clamp(float(text), cap)
+        except ValueError:
+            pass
     try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    return _clamp((when - (now or datetime.now(UTC))).total_seconds(), cap)
 
 
 def error_for_status(

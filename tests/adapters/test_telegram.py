@@ -21,6 +21,7 @@ from ventros_channels import (
     WebhookVerificationError,
 )
 from ventros_channels.adapters.telegram import TelegramAdapter
+from ventros_channels.http import RETRY_AFTER_CAP
 from ventros_channels.messaging import (
     BotMembershipChanged,
     Button,
@@ -328,6 +329,35 @@ async def test_a_throttle_hint_longer_than_the_cap_is_raised() -> None:
         with pytest.raises(RateLimitedError) as caught:
             await ADAPTER.send(client, CONFIG, TextMessage(to="1", text="hi"))
     assert caught.value.retry_after == 9999
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [("12", 12.0), ("Thu, 01 Jan 2026 12:00:30 GMT", None), ("soon", None)],
+)
+def test_throttle_without_a_body_hint_reads_the_header_in_both_forms(
+    header: str, expected: float | None
+) -> None:
+    """Telegram's own hint is ``parameters.retry_after``; a proxy in front may only send the
+    header, as seconds or as an HTTP date."""
+    body = {"ok": False, "error_code": 429, "description": "Too Many Requests"}
+    response = httpx.Response(429, json=body, headers={"Retry-After": header})
+    error = ADAPTER._map_error(response, lambda text: text)
+    assert isinstance(error, RateLimitedError)
+    if header.startswith("Thu"):  # a date in the past: wait no longer
+        assert error.retry_after == 0.0
+    else:
+        assert error.retry_after == expected
+
+
+def test_a_junk_or_huge_body_hint_is_capped_not_a_crash() -> None:
+    for hint, expected in ((10**400, RETRY_AFTER_CAP), ("junk", None), (-5, 0.0), (2.5, 2.5)):
+        body = {"ok": False, "error_code": 429, "parameters": {"retry_after": hint}}
+        error = ADAPTER._map_error(httpx.Response(429, json=body), lambda text: text)
+        assert isinstance(error, RateLimitedError)
+        assert error.retry_after == expected
+    odd = {"ok": False, "error_code": 429, "parameters": ["not", "an", "object"]}
+    assert isinstance(ADAPTER._map_error(httpx.Response(429, json=odd), str), RateLimitedError)
 
 
 @respx.mock

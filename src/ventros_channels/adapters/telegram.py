@@ -41,7 +41,7 @@ from ventros_channels.errors import (
     WebhookPayloadError,
     WebhookVerificationError,
 )
-from ventros_channels.http import error_for_status
+from ventros_channels.http import error_for_status, parse_retry_after
 from ventros_channels.messaging.inbound import (
     Attachment,
     BotMembershipChanged,
@@ -247,8 +247,14 @@ class TelegramAdapter(ChannelAdapter[TelegramConfig]):
                 for p in photos
             ]
             largest = sizes[-1]
-            attachments.append(
-                largest.model_copy(update={"caption": caption, "variants": tuple(sizes[:-1])})
+            attachments.append(  # validated again: model_copy would let a bad caption through
+                Attachment.model_validate(
+                    {
+                        **largest.model_dump(exclude={"variants"}),
+                        "caption": caption,
+                        "variants": sizes[:-1],
+                    }
+                )
             )
         for field, kind in _MEDIA_FIELDS:
             media = message.get(field)
@@ -433,7 +439,8 @@ class TelegramAdapter(ChannelAdapter[TelegramConfig]):
             return error_for_status(response, "telegram", redact(response.text[:200]) or "error")
         code = data.get("error_code", response.status_code)
         text = redact(str(data.get("description", "")))
-        params = data.get("parameters") or {}
+        params = data.get("parameters")
+        params = params if isinstance(params, dict) else {}
         kw: dict[str, Any] = {
             "platform": "telegram",
             "status_code": response.status_code,
@@ -442,10 +449,10 @@ class TelegramAdapter(ChannelAdapter[TelegramConfig]):
         if "migrate_to_chat_id" in params:
             return ChatMigratedError(text, new_chat_id=str(params["migrate_to_chat_id"]), **kw)
         if code == 429 or "retry_after" in params:
-            retry = params.get("retry_after")
-            return RateLimitedError(
-                text, retry_after=float(retry) if retry is not None else None, **kw
-            )
+            retry = parse_retry_after(params.get("retry_after"))
+            if retry is None:  # no usable body hint: the header, in either of its forms
+                retry = parse_retry_after(response.headers.get("retry-after"))
+            return RateLimitedError(text, retry_after=retry, **kw)
         if code == 401:
             return AuthenticationError(text, **kw)
         if code == 403:

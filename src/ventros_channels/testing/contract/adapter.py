@@ -29,10 +29,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import email.utils
 import json
 import os
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, get_args
 
 import httpx
@@ -49,7 +50,7 @@ from ventros_channels.errors import (
     WebhookPayloadError,
     WebhookVerificationError,
 )
-from ventros_channels.http import RetryPolicy
+from ventros_channels.http import RETRY_AFTER_CAP, RetryPolicy
 from ventros_channels.messaging.inbound import InboundEvent
 from ventros_channels.messaging.outbound import OutboundMessage, TextMessage
 from ventros_channels.webhooks.request import VerificationKeys, WebhookRequest
@@ -447,3 +448,65 @@ class AdapterContract:
         assert waits == [7]
         for secret in _secret_values(config):
             assert secret not in str(caught.value)
+
+    @staticmethod
+    def _throttled_send(
+        adapter: ChannelAdapter[Any],
+        config: ChannelConfig,
+        message: OutboundMessage,
+        response: httpx.Response,
+        retry_after: str,
+    ) -> tuple[RateLimitedError, list[float]]:
+        """Send once against a platform that always answers ``response`` with the given
+        ``Retry-After`` header; the raised error and the waits the policy asked for."""
+        waits: list[float] = []
+
+        async def fake_sleep(seconds: float) -> None:
+            waits.append(seconds)
+
+        headers = {k: v for k, v in response.headers.items() if k.lower() != "retry-after"}
+        headers["Retry-After"] = retry_after
+
+        def answer(request: httpx.Request) -> httpx.Response:
+            return httpx.Response(response.status_code, headers=headers, content=response.content)
+
+        patient = type(adapter)(policy=RetryPolicy(max_attempts=2, sleep=fake_sleep))
+
+        async def run() -> None:
+            async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as client:
+                await patient.send(client, config, message)
+
+        with pytest.raises(RateLimitedError) as caught:
+            asyncio.run(run())
+        return caught.value, waits
+
+    def test_rate_limit_hint_as_an_http_date_is_honoured(
+        self,
+        adapter: ChannelAdapter[Any],
+        config: ChannelConfig,
+        outbound_message: OutboundMessage,
+        rate_limited_response: httpx.Response,
+    ) -> None:
+        """``Retry-After`` may be an HTTP date instead of seconds (RFC 9110)."""
+        when = email.utils.format_datetime(datetime.now(UTC) + timedelta(seconds=8), usegmt=True)
+        error, waits = self._throttled_send(
+            adapter, config, outbound_message, rate_limited_response, when
+        )
+        assert error.retry_after is not None
+        assert 5 <= error.retry_after <= 8
+        assert len(waits) == 1
+        assert 5 <= waits[0] <= 8
+
+    def test_an_absurd_rate_limit_hint_is_capped_and_not_slept_on(
+        self,
+        adapter: ChannelAdapter[Any],
+        config: ChannelConfig,
+        outbound_message: OutboundMessage,
+        rate_limited_response: httpx.Response,
+    ) -> None:
+        error, waits = self._throttled_send(
+            adapter, config, outbound_message, rate_limited_response, "9" * 12
+        )
+        assert error.retry_after is not None
+        assert error.retry_after <= RETRY_AFTER_CAP
+        assert all(w <= RetryPolicy().max_retry_after for w in waits)

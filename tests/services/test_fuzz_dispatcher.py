@@ -1,0 +1,129 @@
+"""Hostile signed bodies through the whole dispatcher: never a server error.
+
+Every built-in platform and the example plug-in get mutated copies of their own sample
+payloads (the adapter kit's ``hostile_bodies``), signed with the channel's secret at the time
+the body claims, and posted through ``WebhookDispatcher.handle``. A 5xx would make the
+platform retry the same poison delivery for days; the handler also serializes every event it
+is given, so an unserializable event would surface here as a failed (500) delivery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from ventros_webchat import WebchatAdapter
+
+from ventros_channels import Channel, RoutingContext
+from ventros_channels.adapters import AdapterRegistry, ChannelAdapter
+from ventros_channels.adapters.instagram import InstagramAdapter
+from ventros_channels.adapters.messenger import MessengerAdapter
+from ventros_channels.adapters.telegram import TelegramAdapter
+from ventros_channels.adapters.waha import WAHAAdapter
+from ventros_channels.adapters.whatsapp_cloud import WhatsAppCloudAdapter
+from ventros_channels.messaging import InboundEvent
+from ventros_channels.services import WebhookDispatcher
+from ventros_channels.testing import FixedClock, InMemoryChannelRepository
+from ventros_channels.testing.contract import FUZZ_PROFILE, hostile_bodies
+from ventros_channels.testing.factories import SAMPLE_CONFIGS, ChannelFactory
+from ventros_channels.webhooks import WebhookRequest
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "tests" / "fixtures"
+WEBCHAT_PAYLOADS = ROOT / "examples" / "webchat-adapter" / "tests" / "payloads"
+EXAMPLES = 500
+"""Per platform; the adapter kit runs a thousand more per adapter without the dispatcher."""
+
+
+def make_dispatcher(
+    repository: InMemoryChannelRepository,
+    handler: Any,
+    *,
+    registry: AdapterRegistry,
+    clock: FixedClock,
+) -> WebhookDispatcher:
+    """The one place this module builds a dispatcher (inline: the handler runs in the
+    request, so a handler failure is the delivery's answer)."""
+    return WebhookDispatcher(
+        repository, handler, registry=registry, clock=clock, mode="inline", cache_ttl=timedelta(0)
+    )
+
+
+PLATFORMS: dict[str, tuple[type[ChannelAdapter[Any]], str]] = {
+    "waha": (WAHAAdapter, "waha"),
+    "whatsapp": (WhatsAppCloudAdapter, "whatsapp_cloud"),
+    "telegram": (TelegramAdapter, "telegram"),
+    "messenger": (MessengerAdapter, "messenger"),
+    "instagram": (InstagramAdapter, "instagram"),
+    "webchat": (WebchatAdapter, ""),
+}
+WEBCHAT_CONFIG = {
+    "site_id": "site-42",
+    "base_url": "https://chat.example.test",
+    "api_key": "test-webchat-api-key",
+    "signing_secret": "test-webchat-signing-secret",
+}
+
+
+def samples(channel_type: str) -> list[bytes]:
+    folder = PLATFORMS[channel_type][1]
+    paths = (
+        sorted(WEBCHAT_PAYLOADS.glob("*.json"))
+        if channel_type == "webchat"
+        else [
+            p for p in sorted((FIXTURES / folder).glob("*.json")) if not p.name.startswith("api_")
+        ]
+    )
+    return [p.read_bytes() for p in paths]
+
+
+async def serialize_everything(event: InboundEvent, context: RoutingContext) -> None:
+    event.model_dump_json()
+    event.to_json_dict()
+
+
+@pytest.fixture
+def loop() -> Iterator[asyncio.AbstractEventLoop]:
+    loop = asyncio.new_event_loop()
+    yield loop
+    loop.close()
+
+
+@pytest.mark.parametrize("channel_type", list(PLATFORMS))
+def test_hostile_signed_bodies_never_get_a_server_error(
+    channel_type: str, loop: asyncio.AbstractEventLoop
+) -> None:
+    adapter_class = PLATFORMS[channel_type][0]
+    adapter = adapter_class()
+    registry = AdapterRegistry(group="ventros_channels.tests.none")
+    registry.register(adapter)
+    clock = FixedClock(datetime(2026, 1, 1, 12, tzinfo=UTC))
+    repo = InMemoryChannelRepository(clock=clock)
+    config = WEBCHAT_CONFIG if channel_type == "webchat" else SAMPLE_CONFIGS[channel_type]
+    channel: Channel = ChannelFactory(clock)(channel_type, active=True, config=config)
+    loop.run_until_complete(repo.save(channel))
+    dispatcher = make_dispatcher(repo, serialize_everything, registry=registry, clock=clock)
+    secret = channel.config.webhook_secret()
+    assert secret is not None
+    statuses: dict[int, int] = {}
+
+    @settings(settings.get_profile(FUZZ_PROFILE), max_examples=EXAMPLES)
+    @given(body=hostile_bodies(samples(channel_type)))
+    def check(body: bytes) -> None:
+        now = adapter.signed_time(body) or datetime(2026, 1, 1, 12, tzinfo=UTC)
+        clock.set(now)
+        headers = adapter.sign(body, secret.get_secret_value(), now=now)
+        answer = loop.run_until_complete(
+            dispatcher.handle(channel_type, channel.id, WebhookRequest("POST", body, headers))
+        )
+        statuses[answer.status] = statuses.get(answer.status, 0) + 1
+        assert answer.status < 500, (answer.status, answer.body)
+
+    check()
+    assert statuses.get(200, 0) > 0, f"no mutated delivery was accepted at all: {statuses}"
+    assert dispatcher.stats.handler_failures == 0
