@@ -127,3 +127,44 @@ def test_hostile_signed_bodies_never_get_a_server_error(
     check()
     assert statuses.get(200, 0) > 0, f"no mutated delivery was accepted at all: {statuses}"
     assert dispatcher.stats.handler_failures == 0
+
+
+@pytest.mark.parametrize("header", ["rewritten", "missing"])
+def test_a_replayed_waha_delivery_is_refused_with_401(
+    header: str, loop: asyncio.AbstractEventLoop
+) -> None:
+    """A captured delivery posted again hours later, with the unsigned timestamp header made
+    fresh or dropped: the signed envelope time gives it away."""
+    registry = AdapterRegistry(group="ventros_channels.tests.none")
+    registry.register(WAHAAdapter())
+    body = (FIXTURES / "waha" / "message_text_dm.json").read_bytes()
+    signed_at = datetime.fromtimestamp(1767225600.123, UTC)  # the envelope's timestamp
+    clock = FixedClock(signed_at)
+    repo = InMemoryChannelRepository(clock=clock)
+    channel = ChannelFactory(clock)("waha", active=True)
+    loop.run_until_complete(repo.save(channel))
+    seen: list[InboundEvent] = []
+
+    async def record(event: InboundEvent, context: RoutingContext) -> None:
+        seen.append(event)
+
+    dispatcher = make_dispatcher(repo, record, registry=registry, clock=clock)
+    key = SAMPLE_CONFIGS["waha"]["webhook_hmac_key"]
+    captured = WAHAAdapter().sign(body, key, now=signed_at)
+    first = loop.run_until_complete(
+        dispatcher.handle("waha", channel.id, WebhookRequest("POST", body, captured))
+    )
+    assert first.status == 200
+    assert len(seen) == 1
+
+    clock.set(signed_at + timedelta(hours=3))
+    replay = {k: v for k, v in captured.items() if k != "X-Webhook-Timestamp"}
+    if header == "rewritten":
+        replay["X-Webhook-Timestamp"] = str(int(clock.now().timestamp() * 1000))
+    dispatcher.invalidate(channel.id)
+    answer = loop.run_until_complete(
+        dispatcher.handle("waha", channel.id, WebhookRequest("POST", body, replay))
+    )
+    assert answer.status == 401
+    assert len(seen) == 1
+    assert dispatcher.stats.rejected_signature == 1
