@@ -43,6 +43,7 @@ from ventros_channels.errors import (
     PlatformUnavailableError,
     RateLimitedError,
     ResourceNotFoundError,
+    raise_unchained,
 )
 
 __all__ = [
@@ -248,16 +249,18 @@ class HttpExecutor:
         try:
             response = await client.send(request)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            # the request never reached the platform: safe to retry even a send
-            raise PlatformUnavailableError(
-                redact(f"cannot reach the platform ({type(exc).__name__})", secrets),
-                platform=self.platform,
-            ) from None
+            # the request never reached the platform: safe to retry even a send; httpx's
+            # error holds the request (Telegram: the token in its URL), so it is not chained
+            raise_unchained(
+                PlatformUnavailableError(
+                    redact(f"cannot reach the platform ({type(exc).__name__})", secrets),
+                    platform=self.platform,
+                )
+            )
         except httpx.TransportError as exc:
             message = redact(f"no answer from the platform ({type(exc).__name__})", secrets)
-            if idempotent:
-                raise PlatformUnavailableError(message, platform=self.platform) from None
-            raise DeliveryUncertainError(message, platform=self.platform) from None
+            kind = PlatformUnavailableError if idempotent else DeliveryUncertainError
+            raise_unchained(kind(message, platform=self.platform))
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
                 "%s %s -> %s",

@@ -14,6 +14,7 @@ import respx
 from ventros_channels import (
     AuthenticationError,
     ChatMigratedError,
+    PlatformError,
     RateLimitedError,
     RecipientUnavailableError,
     TelegramConfig,
@@ -404,3 +405,39 @@ async def test_download_goes_through_get_file() -> None:
         media = await ADAPTER.download_media(client, CONFIG, document.attachments[0])
     assert media.content == b"%PDF"
     assert media.filename
+
+
+def chain(error: BaseException | None) -> list[BaseException]:
+    """The error and everything chained to it, as an error reporter walks it."""
+    seen: list[BaseException] = []
+    while error is not None and error not in seen:
+        seen.append(error)
+        error = error.__cause__ or error.__context__
+    return seen
+
+
+@pytest.mark.parametrize(
+    "failure", [httpx.ConnectError, httpx.ConnectTimeout, httpx.ReadTimeout, httpx.ReadError]
+)
+@pytest.mark.parametrize("attempts", [1, 3])
+async def test_transport_errors_chain_nothing_that_holds_the_bot_token(
+    failure: type[httpx.TransportError], attempts: int, sleeps: Sleeps
+) -> None:
+    """httpx's error holds the request, whose URL holds the token: it must not be chained."""
+
+    def platform(request: httpx.Request) -> httpx.Response:
+        raise failure(f"failed talking to {request.url}", request=request)
+
+    adapter = TelegramAdapter(policy=sleeps.policy(attempts))
+    async with httpx.AsyncClient(transport=httpx.MockTransport(platform)) as client:
+        for call in (
+            adapter.test_connection(client, CONFIG),
+            adapter.send(client, CONFIG, TextMessage(to="1", text="hi")),
+        ):
+            with pytest.raises(PlatformError) as caught:
+                await call
+            links = chain(caught.value)
+            assert links == [caught.value], f"chained: {links[1:]!r}"
+            for link in links:
+                shown = " ".join([str(link), repr(link), repr(link.args), repr(vars(link))])
+                assert TOKEN not in shown

@@ -28,7 +28,7 @@ from ventros_channels.domain.values import (
     WAHASession,
     WebhookSettings,
 )
-from ventros_channels.errors import InvalidChannelError
+from ventros_channels.errors import InvalidChannelError, raise_unchained
 
 if TYPE_CHECKING:
     from ventros_channels.domain.channel import Channel
@@ -213,7 +213,7 @@ def channel_from_snapshot(ch: Channel, data: Mapping[str, Any]) -> Channel:
     try:
         snap = _Snapshot.model_validate(data)
     except ValidationError as exc:
-        raise InvalidChannelError(validation_errors(exc)) from None
+        raise_unchained(InvalidChannelError(validation_errors(exc)))
     ch._id = snap.id
     ch._tenant_id = snap.tenant_id
     ch._project_id = snap.project_id

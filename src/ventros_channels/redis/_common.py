@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from redis import exceptions as redis_errors
 
-from ventros_channels.errors import RepositoryError, RepositoryUnavailableError
+from ventros_channels.errors import RepositoryError, RepositoryUnavailableError, raise_unchained
 
 __all__ = ["as_text", "key_prefix", "milliseconds", "translate_errors"]
 
@@ -40,6 +40,6 @@ def translate_errors(what: str) -> Iterator[None]:
     try:
         yield
     except (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError) as exc:
-        raise RepositoryUnavailableError(f"{what} unavailable: {type(exc).__name__}") from exc
+        raise_unchained(RepositoryUnavailableError(f"{what} unavailable: {type(exc).__name__}"))
     except redis_errors.RedisError as exc:
-        raise RepositoryError(f"{what} error: {type(exc).__name__}") from exc
+        raise_unchained(RepositoryError(f"{what} error: {type(exc).__name__}"))

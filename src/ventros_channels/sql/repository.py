@@ -28,6 +28,7 @@ from ventros_channels.errors import (
     ConcurrencyError,
     RepositoryError,
     RepositoryUnavailableError,
+    raise_unchained,
 )
 from ventros_channels.repository import ChannelFilters, ChannelPage, _check_page
 from ventros_channels.sql._schema import (
@@ -221,10 +222,12 @@ class SqlChannelRepository:
         try:
             data = json.loads(self._cipher.decrypt(bytes(sealed)))
         except Exception as exc:
-            raise RepositoryError(
-                f"channel {row.id}: the encrypted config could not be decrypted "
-                f"({type(exc).__name__})"
-            ) from None
+            raise_unchained(
+                RepositoryError(
+                    f"channel {row.id}: the encrypted config could not be decrypted "
+                    f"({type(exc).__name__})"
+                )
+            )
         if not isinstance(data, dict):
             raise RepositoryError(f"channel {row.id}: the decrypted config is not an object")
         return data
@@ -347,7 +350,7 @@ class SqlChannelRepository:
         except _Conflict:
             _restore_pending(channel, delta)
             actual = await self._stored_version(channel.id, channel.tenant_id)
-            raise ConcurrencyError(str(channel.id), expected, actual) from None
+            raise_unchained(ConcurrencyError(str(channel.id), expected, actual))
         except BaseException:
             _restore_pending(channel, delta)
             raise
@@ -368,7 +371,7 @@ class SqlChannelRepository:
         try:
             await conn.execute(stmt)
         except sa_exc.IntegrityError:  # the id exists (in this tenant or another)
-            raise _Conflict from None
+            raise_unchained(_Conflict())
 
     async def _stored_version(self, channel_id: UUID, tenant_id: str) -> int | None:
         t = self._table
@@ -578,13 +581,13 @@ def _translate_errors() -> Iterator[None]:
     except (ChannelNotFoundError, ConcurrencyError, _Conflict):
         raise
     except (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError, OSError) as e:
-        raise RepositoryUnavailableError(f"channel store unavailable: {_reason(e)}") from None
+        raise_unchained(RepositoryUnavailableError(f"channel store unavailable: {_reason(e)}"))
     except sa_exc.DBAPIError as exc:
         if exc.connection_invalidated:
-            raise RepositoryUnavailableError(
-                f"channel store connection lost: {_reason(exc)}"
-            ) from None
+            raise_unchained(
+                RepositoryUnavailableError(f"channel store connection lost: {_reason(exc)}")
+            )
         root = exc.orig
         code = getattr(root, "sqlstate", None) or getattr(root, "pgcode", None)
         suffix = f" (SQLSTATE {code})" if code else ""
-        raise RepositoryError(f"channel store error: {type(root).__name__}{suffix}") from None
+        raise_unchained(RepositoryError(f"channel store error: {type(root).__name__}{suffix}"))
