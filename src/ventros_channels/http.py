@@ -47,14 +47,18 @@ from ventros_channels.errors import (
 )
 
 __all__ = [
+    "DRIVER_LOGGERS",
     "RETRY_AFTER_CAP",
     "ErrorMapper",
     "HttpExecutor",
     "RetryPolicy",
     "SecretRedactionFilter",
     "error_for_status",
+    "install_log_redaction",
+    "log_redaction_installed",
     "parse_retry_after",
     "redact",
+    "register_secrets",
 ]
 
 logger = logging.getLogger("ventros_channels.http")
@@ -84,12 +88,80 @@ class SecretRedactionFilter(logging.Filter):
             cleaned = redact(message, self.secrets)
             if cleaned != message:
                 record.msg, record.args = cleaned, ()
+            if record.exc_info and not record.exc_text:  # tracebacks can quote secrets too
+                record.exc_text = redact(_FORMATTER.formatException(record.exc_info), self.secrets)
+            elif record.exc_text:
+                record.exc_text = redact(record.exc_text, self.secrets)
+            if record.stack_info:
+                record.stack_info = redact(record.stack_info, self.secrets)
         return True
 
 
+_FORMATTER = logging.Formatter()
 _redaction = SecretRedactionFilter()
 for _name in ("httpx", "httpcore"):
     logging.getLogger(_name).addFilter(_redaction)
+
+DRIVER_LOGGERS = (
+    "httpx",
+    "httpcore",
+    "aiosqlite",
+    "asyncpg",
+    "sqlalchemy.engine",
+    "sqlalchemy.pool",
+    "redis",
+)
+"""Loggers of the libraries underneath that can print secrets: SQL drivers print statement
+parameters at DEBUG (aiosqlite, SQLAlchemy), HTTP clients print URLs (Telegram's holds the
+token)."""
+_installed: list[bool] = []
+
+
+def install_log_redaction(
+    *,
+    secrets: Iterable[str] = (),
+    loggers: Iterable[str] = DRIVER_LOGGERS,
+    handlers: Iterable[logging.Handler] | None = None,
+) -> SecretRedactionFilter:
+    """Opt in to redacting channel secrets from log records beyond the library's own.
+
+    Attaches the shared :class:`SecretRedactionFilter` to ``loggers`` (and to their child
+    loggers that exist now) and to ``handlers`` (default: the root logger's handlers, which
+    every propagated record reaches: call this after configuring logging). The filter knows
+    the secrets of every request sent, of every channel the SQL repository or the Redis cache
+    writes or reads once this is installed, and ``secrets``. Call again to add secrets; it is
+    idempotent. Returns the filter.
+    """
+    _redaction.add(secrets)
+    names = tuple(loggers)
+    existing = [
+        name
+        for name in logging.Logger.manager.loggerDict
+        if any(name == n or name.startswith(n + ".") for n in names)
+    ]
+    for name in (*names, *existing):
+        target = logging.getLogger(name)
+        if _redaction not in target.filters:
+            target.addFilter(_redaction)
+    for handler in logging.getLogger().handlers if handlers is None else handlers:
+        if _redaction not in handler.filters:
+            handler.addFilter(_redaction)
+    if not _installed:
+        _installed.append(True)
+    return _redaction
+
+
+def log_redaction_installed() -> bool:
+    """Whether :func:`install_log_redaction` was called in this process."""
+    return bool(_installed)
+
+
+def register_secrets(secrets: Iterable[str]) -> None:
+    """Teach the redaction filter more secrets (stores call it for the channels they touch
+    once :func:`install_log_redaction` was called; a no-op before)."""
+    if _installed:
+        _redaction.add(secrets)
+
 
 ErrorMapper = Callable[[httpx.Response, Callable[[str], str]], PlatformError | None]
 """Turns a platform answer into a typed error, or ``None`` when it is a success.

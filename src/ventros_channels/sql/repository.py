@@ -12,15 +12,17 @@ import json
 import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from ventros_channels.cipher import ConfigCipher, warn_plaintext_once
 from ventros_channels.clock import Clock, SystemClock
 from ventros_channels.domain.channel import Channel
+from ventros_channels.domain.snapshot import reveal_snapshot, snapshot_secrets
 from ventros_channels.domain.types import ChannelStatus, ChannelType
 from ventros_channels.domain.values import MetricsDelta
 from ventros_channels.errors import (
@@ -30,6 +32,7 @@ from ventros_channels.errors import (
     RepositoryUnavailableError,
     raise_unchained,
 )
+from ventros_channels.http import log_redaction_installed, register_secrets
 from ventros_channels.repository import ChannelFilters, ChannelPage, _check_page
 from ventros_channels.sql._schema import (
     COUNTER_COLUMNS,
@@ -66,19 +69,6 @@ _COLUMN_KEYS = frozenset(
     }
 )
 _SORT_NULLABLE = frozenset({"last_message_at"})
-
-
-@runtime_checkable
-class ConfigCipher(Protocol):
-    """Encryption at rest for the secret part of a channel (its config and retired secrets).
-
-    ``encrypt`` must be reversible by ``decrypt``; authenticated encryption (e.g. Fernet or
-    AES-GCM with a key from the host's KMS) is the intended use.
-    """
-
-    def encrypt(self, data: bytes) -> bytes: ...
-
-    def decrypt(self, data: bytes) -> bytes: ...
 
 
 def create_engine(url: str | sa.URL, **options: Any) -> AsyncEngine:
@@ -135,6 +125,8 @@ class SqlChannelRepository:
         )
         self._schema = schema
         self._cipher = cipher
+        if cipher is None:
+            warn_plaintext_once("SqlChannelRepository", "the config column", logger)
         self._clock = clock or SystemClock()
         self._metadata = sa.MetaData(schema=schema)
         self._table = build_table(self._metadata, table_name)
@@ -235,8 +227,10 @@ class SqlChannelRepository:
     def _values(self, channel: Channel) -> dict[str, Any]:
         """Every column but the id, the version and the metric columns."""
         snap = channel.to_snapshot()
-        config, sealed = self._seal(
-            {"config": snap["config"], "retired_secrets": snap["retired_secrets"]}
+        if log_redaction_installed():  # before the driver can log the statement's parameters
+            register_secrets(snapshot_secrets(snap))
+        config, sealed = self._seal(  # the secrets, revealed only to be sealed or kept
+            reveal_snapshot({"config": snap["config"], "retired_secrets": snap["retired_secrets"]})
         )
         return {
             "tenant_id": channel.tenant_id,
@@ -306,7 +300,10 @@ class SqlChannelRepository:
                 "last_error": row.last_error,
             },
         )
-        return Channel.from_snapshot(snap, clock=self._clock)
+        channel = Channel.from_snapshot(snap, clock=self._clock)
+        if log_redaction_installed():
+            register_secrets(snapshot_secrets(channel.to_snapshot()))
+        return channel
 
     async def _fetch(self, stmt: sa.Select[Any]) -> list[Channel]:
         with _translate_errors():
