@@ -65,7 +65,8 @@ logger = logging.getLogger("ventros_channels.http")
 
 
 class SecretRedactionFilter(logging.Filter):
-    """Replaces known secrets by ``***`` in records of the loggers it is attached to.
+    """Replaces known secrets by ``***`` in records of the loggers it is attached to, and
+    hides the row values SQLAlchemy logs at DEBUG (they can hold secrets not yet known).
 
     httpx logs every request URL at INFO; Telegram puts the bot token in that URL. The
     executor attaches this filter to the ``httpx`` and ``httpcore`` loggers and registers the
@@ -83,6 +84,11 @@ class SecretRedactionFilter(logging.Filter):
                 self.secrets.add(secret)
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith("sqlalchemy.engine") and str(record.msg).startswith("Row "):
+            # SQLAlchemy dumps fetched rows at DEBUG, before the repository can learn the
+            # secrets a row holds (the first load in a process): the values are not shown
+            record.msg, record.args = "Row (values hidden by the secret redaction filter)", ()
+            return True
         if self.secrets:
             message = record.getMessage()
             cleaned = redact(message, self.secrets)
