@@ -186,7 +186,11 @@ class GraphAdapter(ChannelAdapter[ConfigT], Generic[ConfigT]):
         entries = data.get("entry") if isinstance(data, dict) else None
         if not isinstance(entries, list):
             return None
-        return max((t for t in self._signed_times(entries) if t is not None), default=None)
+        newest: datetime | None = None
+        for when in self._signed_times(entries):
+            if when is not None and (newest is None or when > newest):
+                newest = when
+        return newest
 
     def verify(self, request: WebhookRequest, keys: VerificationKeys) -> None:
         if not keys.secrets:

@@ -134,6 +134,8 @@ def epoch(value: Any, unit: int = 1) -> datetime | None:
     Accepts numbers and strings of decimal digits (WhatsApp Cloud sends strings); refuses
     booleans, negative values, ``NaN`` and anything past the year 9999.
     """
+    if type(value) is int and 0 <= value <= _MAX_EPOCH_SECONDS * unit:  # the common case
+        return datetime.fromtimestamp(value / unit, UTC)
     if isinstance(value, str):
         if not (0 < len(value) <= 20 and value.isascii() and value.isdigit()):
             return None
