@@ -163,7 +163,9 @@ def test_a_replayed_meta_delivery_outside_the_window_is_refused(
 
 def test_the_newest_entry_time_of_a_batch_counts() -> None:
     adapter = MessengerAdapter()
-    entries = [{"id": "1", "time": t, "messaging": []} for t in (1767225600000, 1767225660000)]
+    entries: list[dict[str, Any]] = [
+        {"id": "1", "time": t, "messaging": []} for t in (1767225600000, 1767225660000)
+    ]
     body = json.dumps({"object": "page", "entry": [*entries, {"id": "2", "time": -1}]}).encode()
     assert adapter.signed_time(body) == datetime.fromtimestamp(1767225660, UTC)
 
