@@ -56,6 +56,7 @@ _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abcdefABCDEF]")
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _MAX_EPOCH_SECONDS = 253_402_300_799  # 9999-12-31T23:59:59Z, the last instant datetime holds
 _NOT_JSON = object()
+_NUMBERS = (int, float)
 
 
 class _Refused(ValueError):
@@ -134,13 +135,14 @@ def epoch(value: Any, unit: int = 1) -> datetime | None:
     Accepts numbers and strings of decimal digits (WhatsApp Cloud sends strings); refuses
     booleans, negative values, ``NaN`` and anything past the year 9999.
     """
-    if type(value) is int and 0 <= value <= _MAX_EPOCH_SECONDS * unit:  # the common case
-        return datetime.fromtimestamp(value / unit, UTC)
-    if isinstance(value, str):
-        if not (0 < len(value) <= 20 and value.isascii() and value.isdigit()):
+    kind = type(value)
+    if kind is str:
+        if not (0 < len(value) <= 20 and value.isdigit() and value.isascii()):
             return None
         value = int(value)
-    elif isinstance(value, bool) or not isinstance(value, int | float):
+    elif (kind is not int and kind is not float) and (  # bool, None, containers, subclasses
+        isinstance(value, bool) or not isinstance(value, _NUMBERS)
+    ):
         return None
     if not 0 <= value <= _MAX_EPOCH_SECONDS * unit:  # False for NaN too
         return None

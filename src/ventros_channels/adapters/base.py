@@ -165,11 +165,12 @@ class ChannelAdapter(ABC, Generic[ConfigT]):
         """``body`` parsed as JSON within ``self.limits``, or :class:`WebhookPayloadError`.
 
         Lone surrogates are replaced and out-of-range numbers refused, so what an event keeps
-        of it always serializes. The last result is remembered, so ``verify`` reading a signed
-        timestamp and ``parse`` share one parse of the same bytes object.
+        of it always serializes. The result is remembered for the next call with the same bytes
+        object only (``verify`` reading a signed timestamp, then ``parse``): one parse each.
         """
         last = getattr(self, "_last_doc", None)
         if last is not None and last[0] is body:
+            self._last_doc = None  # handed out once: a later parse gets a fresh document
             return last[1]
         doc = load_json(body, str(self.channel_type), getattr(self, "limits", DEFAULT_LIMITS))
         self._last_doc = (body, doc)
