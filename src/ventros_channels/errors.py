@@ -42,7 +42,7 @@ field names, codes and the platform's own descriptions (with configured secrets 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TypedDict
+from typing import NoReturn, TypedDict
 
 import attrs
 from typing_extensions import Unpack
@@ -86,11 +86,30 @@ __all__ = [
     "WebhookError",
     "WebhookPayloadError",
     "WebhookVerificationError",
+    "raise_unchained",
 ]
 
 
 class VentrosChannelsError(Exception):
     """Root of every error raised by ventros-channels."""
+
+
+def raise_unchained(error: BaseException) -> NoReturn:
+    """Raise ``error`` with no exception chained to it.
+
+    ``raise ... from None`` only hides the chain from tracebacks: ``__context__`` still holds the
+    exception being handled, and error reporters that walk the chain show it. A driver's or
+    HTTP client's error can quote what the library tried to hide (a URL with a bot token, SQL
+    parameters, the input of a failed validation), so the library's own errors carry none.
+    Works inside ``except`` blocks and context managers' exit paths alike.
+    """
+    try:
+        raise error
+    except BaseException as raised:  # re-raised below without a new context
+        raised.__cause__ = None
+        raised.__context__ = None
+        raised.__suppress_context__ = True
+        raise
 
 
 @attrs.frozen

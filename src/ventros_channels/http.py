@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import logging
+import math
 import random
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime
@@ -42,23 +43,30 @@ from ventros_channels.errors import (
     PlatformUnavailableError,
     RateLimitedError,
     ResourceNotFoundError,
+    raise_unchained,
 )
 
 __all__ = [
+    "DRIVER_LOGGERS",
+    "RETRY_AFTER_CAP",
     "ErrorMapper",
     "HttpExecutor",
     "RetryPolicy",
     "SecretRedactionFilter",
     "error_for_status",
+    "install_log_redaction",
+    "log_redaction_installed",
     "parse_retry_after",
     "redact",
+    "register_secrets",
 ]
 
 logger = logging.getLogger("ventros_channels.http")
 
 
 class SecretRedactionFilter(logging.Filter):
-    """Replaces known secrets by ``***`` in records of the loggers it is attached to.
+    """Replaces known secrets by ``***`` in records of the loggers it is attached to, and
+    hides the row values SQLAlchemy logs at DEBUG (they can hold secrets not yet known).
 
     httpx logs every request URL at INFO; Telegram puts the bot token in that URL. The
     executor attaches this filter to the ``httpx`` and ``httpcore`` loggers and registers the
@@ -76,17 +84,90 @@ class SecretRedactionFilter(logging.Filter):
                 self.secrets.add(secret)
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith("sqlalchemy.engine") and str(record.msg).startswith("Row "):
+            # SQLAlchemy dumps fetched rows at DEBUG, before the repository can learn the
+            # secrets a row holds (the first load in a process): the values are not shown
+            record.msg, record.args = "Row (values hidden by the secret redaction filter)", ()
+            return True
         if self.secrets:
             message = record.getMessage()
             cleaned = redact(message, self.secrets)
             if cleaned != message:
                 record.msg, record.args = cleaned, ()
+            if record.exc_info and not record.exc_text:  # tracebacks can quote secrets too
+                record.exc_text = redact(_FORMATTER.formatException(record.exc_info), self.secrets)
+            elif record.exc_text:
+                record.exc_text = redact(record.exc_text, self.secrets)
+            if record.stack_info:
+                record.stack_info = redact(record.stack_info, self.secrets)
         return True
 
 
+_FORMATTER = logging.Formatter()
 _redaction = SecretRedactionFilter()
 for _name in ("httpx", "httpcore"):
     logging.getLogger(_name).addFilter(_redaction)
+
+DRIVER_LOGGERS = (
+    "httpx",
+    "httpcore",
+    "aiosqlite",
+    "asyncpg",
+    "sqlalchemy.engine",
+    "sqlalchemy.pool",
+    "redis",
+)
+"""Loggers of the libraries underneath that can print secrets: SQL drivers print statement
+parameters at DEBUG (aiosqlite, SQLAlchemy), HTTP clients print URLs (Telegram's holds the
+token)."""
+_installed: list[bool] = []
+
+
+def install_log_redaction(
+    *,
+    secrets: Iterable[str] = (),
+    loggers: Iterable[str] = DRIVER_LOGGERS,
+    handlers: Iterable[logging.Handler] | None = None,
+) -> SecretRedactionFilter:
+    """Opt in to redacting channel secrets from log records beyond the library's own.
+
+    Attaches the shared :class:`SecretRedactionFilter` to ``loggers`` (and to their child
+    loggers that exist now) and to ``handlers`` (default: the root logger's handlers, which
+    every propagated record reaches: call this after configuring logging). The filter knows
+    the secrets of every request sent, of every channel the SQL repository or the Redis cache
+    writes or reads once this is installed, and ``secrets``. Call again to add secrets; it is
+    idempotent. Returns the filter.
+    """
+    _redaction.add(secrets)
+    names = tuple(loggers)
+    existing = [
+        name
+        for name in logging.Logger.manager.loggerDict
+        if any(name == n or name.startswith(n + ".") for n in names)
+    ]
+    for name in (*names, *existing):
+        target = logging.getLogger(name)
+        if _redaction not in target.filters:
+            target.addFilter(_redaction)
+    for handler in logging.getLogger().handlers if handlers is None else handlers:
+        if _redaction not in handler.filters:
+            handler.addFilter(_redaction)
+    if not _installed:
+        _installed.append(True)
+    return _redaction
+
+
+def log_redaction_installed() -> bool:
+    """Whether :func:`install_log_redaction` was called in this process."""
+    return bool(_installed)
+
+
+def register_secrets(secrets: Iterable[str]) -> None:
+    """Teach the redaction filter more secrets (stores call it for the channels they touch
+    once :func:`install_log_redaction` was called; a no-op before)."""
+    if _installed:
+        _redaction.add(secrets)
+
 
 ErrorMapper = Callable[[httpx.Response, Callable[[str], str]], PlatformError | None]
 """Turns a platform answer into a typed error, or ``None`` when it is a success.
@@ -115,22 +196,45 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date)."""
-    if not value:
+RETRY_AFTER_CAP = 86_400.0
+"""The longest wait a platform hint can ask for (one day); longer or absurd hints are cut to it.
+Whether the library sleeps on a hint at all is ``RetryPolicy.max_retry_after``."""
+
+
+def _clamp(seconds: float, cap: float) -> float | None:
+    if math.isnan(seconds):
         return None
-    value = value.strip()
+    return min(cap, max(0.0, seconds))
+
+
+def parse_retry_after(
+    value: str | float | None, now: datetime | None = None, *, cap: float = RETRY_AFTER_CAP
+) -> float | None:
+    """Seconds to wait from a platform's hint: a ``Retry-After`` header in either form
+    (delta-seconds or an HTTP date) or a number from a response body (Telegram's
+    ``retry_after``). Clamped to ``[0, cap]``; ``None`` when there is no usable hint.
+    """
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int):  # compared as an int: a huge one does not overflow a float
+        return float(min(max(value, 0), cap))
+    if isinstance(value, float):
+        return _clamp(value, cap)
+    text = value.strip()
+    if not text:
+        return None
+    if len(text) < 32:  # longer digit strings are no delay anyone means
+        try:
+            return _clamp(float(text), cap)
+        except ValueError:
+            pass
     try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    return _clamp((when - (now or datetime.now(UTC))).total_seconds(), cap)
 
 
 def error_for_status(
@@ -223,16 +327,18 @@ class HttpExecutor:
         try:
             response = await client.send(request)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            # the request never reached the platform: safe to retry even a send
-            raise PlatformUnavailableError(
-                redact(f"cannot reach the platform ({type(exc).__name__})", secrets),
-                platform=self.platform,
-            ) from None
+            # the request never reached the platform: safe to retry even a send; httpx's
+            # error holds the request (Telegram: the token in its URL), so it is not chained
+            raise_unchained(
+                PlatformUnavailableError(
+                    redact(f"cannot reach the platform ({type(exc).__name__})", secrets),
+                    platform=self.platform,
+                )
+            )
         except httpx.TransportError as exc:
             message = redact(f"no answer from the platform ({type(exc).__name__})", secrets)
-            if idempotent:
-                raise PlatformUnavailableError(message, platform=self.platform) from None
-            raise DeliveryUncertainError(message, platform=self.platform) from None
+            kind = PlatformUnavailableError if idempotent else DeliveryUncertainError
+            raise_unchained(kind(message, platform=self.platform))
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
                 "%s %s -> %s",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -128,6 +128,58 @@ def test_signature_is_checked_on_the_raw_bytes() -> None:
         adapter.verify(WebhookRequest("POST", reserialized, headers), keys)
     with pytest.raises(WebhookVerificationError, match="malformed"):
         adapter.verify(WebhookRequest("POST", body, {"X-Hub-Signature-256": "md5=00"}), keys)
+
+
+META_SAMPLES = [
+    (MessengerAdapter, "messenger", "message_text"),
+    (InstagramAdapter, "instagram", "message_text"),
+    (WhatsAppCloudAdapter, "whatsapp_cloud", "text"),
+    (WhatsAppCloudAdapter, "whatsapp_cloud", "status_read"),
+]
+
+
+@pytest.mark.parametrize(("adapter_class", "platform", "name"), META_SAMPLES)
+def test_a_replayed_meta_delivery_outside_the_window_is_refused(
+    adapter_class: type[Any], platform: str, name: str
+) -> None:
+    adapter = adapter_class()
+    body = fixture_bytes(platform, name)
+    signed_at = adapter.signed_time(body)
+    assert signed_at is not None, "the time is read from inside the signed body"
+    request = WebhookRequest("POST", body, adapter.sign(body, "s", now=signed_at))
+
+    def at(now: datetime) -> VerificationKeys:
+        return VerificationKeys((SecretStr("s"),), now=now)
+
+    adapter.verify(request, at(signed_at + timedelta(days=6)))  # a late genuine retry
+    with pytest.raises(WebhookVerificationError, match="replay window"):
+        adapter.verify(request, at(signed_at + timedelta(days=8)))
+    with pytest.raises(WebhookVerificationError, match="future"):
+        adapter.verify(request, at(signed_at - timedelta(hours=1)))
+    strict = adapter_class(replay_window=timedelta(hours=1))
+    with pytest.raises(WebhookVerificationError, match="replay window"):
+        strict.verify(request, at(signed_at + timedelta(hours=2)))
+
+
+def test_the_newest_entry_time_of_a_batch_counts() -> None:
+    adapter = MessengerAdapter()
+    entries: list[dict[str, Any]] = [
+        {"id": "1", "time": t, "messaging": []} for t in (1767225600000, 1767225660000)
+    ]
+    body = json.dumps({"object": "page", "entry": [*entries, {"id": "2", "time": -1}]}).encode()
+    assert adapter.signed_time(body) == datetime.fromtimestamp(1767225660, UTC)
+
+
+def test_whatsapp_changes_without_a_time_rely_on_their_idempotency_keys() -> None:
+    adapter = WhatsAppCloudAdapter()
+    change = {"field": "account_update", "value": {"event": "VERIFIED_ACCOUNT"}}
+    body = json.dumps(
+        {"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [change]}]}
+    ).encode()
+    assert adapter.signed_time(body) is None
+    far = datetime(2030, 1, 1, tzinfo=UTC)
+    request = WebhookRequest("POST", body, adapter.sign(body, "s", now=far))
+    adapter.verify(request, VerificationKeys((SecretStr("s"),), now=far))
 
 
 def test_handshake_echoes_the_challenge_only_for_the_right_token() -> None:

@@ -14,6 +14,7 @@ import respx
 from ventros_channels import (
     AuthenticationError,
     ChatMigratedError,
+    PlatformError,
     RateLimitedError,
     RecipientUnavailableError,
     TelegramConfig,
@@ -21,6 +22,7 @@ from ventros_channels import (
     WebhookVerificationError,
 )
 from ventros_channels.adapters.telegram import TelegramAdapter
+from ventros_channels.http import RETRY_AFTER_CAP
 from ventros_channels.messaging import (
     BotMembershipChanged,
     Button,
@@ -330,6 +332,35 @@ async def test_a_throttle_hint_longer_than_the_cap_is_raised() -> None:
     assert caught.value.retry_after == 9999
 
 
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [("12", 12.0), ("Thu, 01 Jan 2026 12:00:30 GMT", None), ("soon", None)],
+)
+def test_throttle_without_a_body_hint_reads_the_header_in_both_forms(
+    header: str, expected: float | None
+) -> None:
+    """Telegram's own hint is ``parameters.retry_after``; a proxy in front may only send the
+    header, as seconds or as an HTTP date."""
+    body = {"ok": False, "error_code": 429, "description": "Too Many Requests"}
+    response = httpx.Response(429, json=body, headers={"Retry-After": header})
+    error = ADAPTER._map_error(response, lambda text: text)
+    assert isinstance(error, RateLimitedError)
+    if header.startswith("Thu"):  # a date in the past: wait no longer
+        assert error.retry_after == 0.0
+    else:
+        assert error.retry_after == expected
+
+
+def test_a_junk_or_huge_body_hint_is_capped_not_a_crash() -> None:
+    for hint, expected in ((10**400, RETRY_AFTER_CAP), ("junk", None), (-5, 0.0), (2.5, 2.5)):
+        body = {"ok": False, "error_code": 429, "parameters": {"retry_after": hint}}
+        error = ADAPTER._map_error(httpx.Response(429, json=body), lambda text: text)
+        assert isinstance(error, RateLimitedError)
+        assert error.retry_after == expected
+    odd = {"ok": False, "error_code": 429, "parameters": ["not", "an", "object"]}
+    assert isinstance(ADAPTER._map_error(httpx.Response(429, json=odd), str), RateLimitedError)
+
+
 @respx.mock
 async def test_webhook_registration_and_info_and_connection() -> None:
     set_hook = respx.post(f"{API}/setWebhook").mock(
@@ -374,3 +405,39 @@ async def test_download_goes_through_get_file() -> None:
         media = await ADAPTER.download_media(client, CONFIG, document.attachments[0])
     assert media.content == b"%PDF"
     assert media.filename
+
+
+def chain(error: BaseException | None) -> list[BaseException]:
+    """The error and everything chained to it, as an error reporter walks it."""
+    seen: list[BaseException] = []
+    while error is not None and error not in seen:
+        seen.append(error)
+        error = error.__cause__ or error.__context__
+    return seen
+
+
+@pytest.mark.parametrize(
+    "failure", [httpx.ConnectError, httpx.ConnectTimeout, httpx.ReadTimeout, httpx.ReadError]
+)
+@pytest.mark.parametrize("attempts", [1, 3])
+async def test_transport_errors_chain_nothing_that_holds_the_bot_token(
+    failure: type[httpx.TransportError], attempts: int, sleeps: Sleeps
+) -> None:
+    """httpx's error holds the request, whose URL holds the token: it must not be chained."""
+
+    def platform(request: httpx.Request) -> httpx.Response:
+        raise failure(f"failed talking to {request.url}", request=request)
+
+    adapter = TelegramAdapter(policy=sleeps.policy(attempts))
+    async with httpx.AsyncClient(transport=httpx.MockTransport(platform)) as client:
+        for call in (
+            adapter.test_connection(client, CONFIG),
+            adapter.send(client, CONFIG, TextMessage(to="1", text="hi")),
+        ):
+            with pytest.raises(PlatformError) as caught:
+                await call
+            links = chain(caught.value)
+            assert links == [caught.value], f"chained: {links[1:]!r}"
+            for link in links:
+                shown = " ".join([str(link), repr(link), repr(link.args), repr(vars(link))])
+                assert TOKEN not in shown

@@ -44,6 +44,7 @@ from .conftest import Sleeps, fixture_bytes, fixture_json, webhook_samples
 CONFIG = WAHAConfig.parse(SAMPLE_CONFIGS["waha"])
 BASE = "http://127.0.0.1:3000"
 ADAPTER = WAHAAdapter()
+LEGACY = "message_legacy_envelope_webjs"
 
 
 def parse_one(name: str) -> object:
@@ -62,7 +63,8 @@ class TestWAHAContract(AdapterContract):
 
     @pytest.fixture
     def samples(self) -> Sequence[bytes]:
-        return webhook_samples("waha")
+        # the legacy envelope carries no signed timestamp: refused by default (tested below)
+        return [b for b in webhook_samples("waha") if b != fixture_bytes("waha", LEGACY)]
 
 
 def test_the_documented_hmac_vector() -> None:
@@ -76,16 +78,62 @@ def test_the_documented_hmac_vector() -> None:
 
 def test_stale_or_unsigned_deliveries_are_refused() -> None:
     body = fixture_bytes("waha", "message_text_dm")
-    now = datetime(2026, 1, 1, 12, tzinfo=UTC)
-    keys = VerificationKeys((SecretStr("k"),), now=now)
-    old = ADAPTER.sign(body, "k", now=now - timedelta(minutes=10))
-    with pytest.raises(WebhookVerificationError, match="tolerance"):
-        ADAPTER.verify(WebhookRequest("POST", body, old), keys)
+    signed_at = datetime.fromtimestamp(1767225600.123, UTC)  # the envelope's own timestamp
+    keys = VerificationKeys((SecretStr("k"),), now=signed_at + timedelta(minutes=30))
+    ADAPTER.verify(WebhookRequest("POST", body, ADAPTER.sign(body, "k", now=signed_at)), keys)
+    late = VerificationKeys((SecretStr("k"),), now=signed_at + timedelta(hours=2))
+    with pytest.raises(WebhookVerificationError, match="replay window"):
+        ADAPTER.verify(WebhookRequest("POST", body, ADAPTER.sign(body, "k", now=signed_at)), late)
+    early = VerificationKeys((SecretStr("k"),), now=signed_at - timedelta(minutes=10))
+    with pytest.raises(WebhookVerificationError, match="future"):
+        ADAPTER.verify(WebhookRequest("POST", body, ADAPTER.sign(body, "k", now=signed_at)), early)
     with pytest.raises(WebhookVerificationError, match="missing"):
         ADAPTER.verify(WebhookRequest("POST", body, {}), keys)
-    bad_algo = {**ADAPTER.sign(body, "k", now=now), "X-Webhook-Hmac-Algorithm": "sha1"}
+    bad_algo = {**ADAPTER.sign(body, "k", now=signed_at), "X-Webhook-Hmac-Algorithm": "sha1"}
     with pytest.raises(WebhookVerificationError, match="algorithm"):
         ADAPTER.verify(WebhookRequest("POST", body, bad_algo), keys)
+
+
+@pytest.mark.parametrize("header", ["rewritten", "missing"])
+def test_replayed_delivery_is_refused_whatever_the_timestamp_header_says(header: str) -> None:
+    """The header is outside the HMAC: an attacker can set it to anything, or drop it."""
+    body = fixture_bytes("waha", "message_text_dm")
+    signed_at = datetime.fromtimestamp(1767225600.123, UTC)
+    captured = ADAPTER.sign(body, "k", now=signed_at)
+    replay_at = signed_at + timedelta(days=3)
+    headers = {k: v for k, v in captured.items() if k != "X-Webhook-Timestamp"}
+    if header == "rewritten":
+        headers["X-Webhook-Timestamp"] = str(int(replay_at.timestamp() * 1000))
+    keys = VerificationKeys((SecretStr("k"),), now=replay_at)
+    with pytest.raises(WebhookVerificationError, match="replay window"):
+        ADAPTER.verify(WebhookRequest("POST", body, headers), keys)
+
+
+def test_an_envelope_without_a_signed_timestamp_is_refused_unless_allowed() -> None:
+    body = fixture_bytes("waha", LEGACY)
+    now = datetime(2026, 1, 1, 12, tzinfo=UTC)
+    request = WebhookRequest("POST", body, ADAPTER.sign(body, "k", now=now))
+    keys = VerificationKeys((SecretStr("k"),), now=now)
+    with pytest.raises(WebhookVerificationError, match="signed timestamp missing"):
+        ADAPTER.verify(request, keys)
+    WAHAAdapter(accept_unstamped=True).verify(request, keys)
+    stamped = json.loads(body)
+    stamped["timestamp"] = "yesterday"  # present but unusable: never waved through
+    bad = json.dumps(stamped).encode()
+    with pytest.raises(WebhookVerificationError, match="signed timestamp missing"):
+        WAHAAdapter(accept_unstamped=True).verify(
+            WebhookRequest("POST", bad, ADAPTER.sign(bad, "k", now=now)), keys
+        )
+
+
+def test_replay_window_is_configurable() -> None:
+    body = fixture_bytes("waha", "message_text_dm")
+    signed_at = datetime.fromtimestamp(1767225600.123, UTC)
+    request = WebhookRequest("POST", body, ADAPTER.sign(body, "k", now=signed_at))
+    keys = VerificationKeys((SecretStr("k"),), now=signed_at + timedelta(minutes=10))
+    ADAPTER.verify(request, keys)
+    with pytest.raises(WebhookVerificationError, match="replay window"):
+        WAHAAdapter(replay_window=timedelta(minutes=5)).verify(request, keys)
 
 
 def test_direct_text_message() -> None:

@@ -155,6 +155,26 @@ def test_retry_after_accepts_seconds_and_http_dates() -> None:
 
     now = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
     assert parse_retry_after("Thu, 01 Jan 2026 12:00:30 GMT", now) == 30.0
+    assert parse_retry_after("Thu, 01 Jan 2026 11:00:00 GMT", now) == 0.0  # already past
+    assert parse_retry_after(" 7 ") == 7.0
+    assert parse_retry_after(7) == 7.0
+
+
+def test_retry_after_is_capped_and_never_absurd() -> None:
+    from datetime import UTC, datetime
+
+    from ventros_channels.http import RETRY_AFTER_CAP
+
+    now = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
+    assert parse_retry_after("99999999") == RETRY_AFTER_CAP
+    assert parse_retry_after("Fri, 01 Jan 2100 00:00:00 GMT", now) == RETRY_AFTER_CAP
+    assert parse_retry_after("5", cap=2.0) == 2.0
+    assert parse_retry_after("-3") == 0.0
+    assert parse_retry_after("nan") is None
+    assert parse_retry_after("inf") == RETRY_AFTER_CAP
+    assert parse_retry_after("9" * 400) is None  # not a number anyone means
+    assert parse_retry_after(10**400) == RETRY_AFTER_CAP
+    assert parse_retry_after(True) is None
 
 
 def test_redact_replaces_every_secret() -> None:

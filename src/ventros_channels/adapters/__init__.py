@@ -1,5 +1,6 @@
 """Adapters: the interface, the registry, and the built-in platforms (loaded lazily)."""
 
+from ventros_channels.adapters._safe import ParseLimits, epoch, timestamp_fields
 from ventros_channels.adapters.base import (
     MALFORMED,
     Capability,
@@ -29,7 +30,10 @@ __all__ = [
     "ConnectionInfo",
     "HistoryPage",
     "MediaContent",
+    "ParseLimits",
     "SessionPairing",
     "WebhookInfo",
     "default_registry",
+    "epoch",
+    "timestamp_fields",
 ]

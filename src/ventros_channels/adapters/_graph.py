@@ -10,13 +10,19 @@ parser that Messenger and Instagram both use.
 from __future__ import annotations
 
 import hmac
-import json
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Generic, TypeVar
 
 import httpx
 
+from ventros_channels.adapters._safe import (
+    ParseLimits,
+    check_window,
+    epoch,
+    note_malformed,
+    timestamp_fields,
+)
 from ventros_channels.adapters.base import MALFORMED, ChannelAdapter, ChatSummary, HistoryPage
 from ventros_channels.domain.config import _GraphConfig
 from ventros_channels.errors import (
@@ -31,7 +37,7 @@ from ventros_channels.errors import (
     WebhookPayloadError,
     WebhookVerificationError,
 )
-from ventros_channels.http import error_for_status, parse_retry_after
+from ventros_channels.http import RetryPolicy, error_for_status, parse_retry_after
 from ventros_channels.messaging.delivery import DeliveryStatus
 from ventros_channels.messaging.inbound import (
     Attachment,
@@ -52,7 +58,7 @@ from ventros_channels.messaging.inbound import (
 from ventros_channels.webhooks.request import VerificationKeys, WebhookRequest, WebhookResponse
 from ventros_channels.webhooks.signatures import hmac_hex, verify_hmac
 
-__all__ = ["GraphAdapter", "graph_error"]
+__all__ = ["DEFAULT_REPLAY_WINDOW", "GraphAdapter", "graph_error"]
 
 ConfigT = TypeVar("ConfigT", bound=_GraphConfig)
 
@@ -64,6 +70,12 @@ _RECIPIENT_CODES = {131026, 551, 131030}
 _RECIPIENT_SUBCODES = {1545041, 2018001, 2018108}
 _TRANSIENT_CODES = {1, 2, 131000, 131016}
 _INVALID_CODES = {100, 131008, 131009, 132000, 132001, 132012, 131051, 131052, 131053}
+
+DEFAULT_REPLAY_WINDOW = timedelta(days=7)
+"""How old a signed Meta delivery may be. Meta retries a failed delivery for up to seven days
+(WhatsApp) with the original body, so a shorter window would drop genuine late retries; within
+the window, a replayed copy is a duplicate of an idempotency key the dispatcher keeps for as
+long (``dedupe_retain``, seven days by default)."""
 
 
 def graph_error(
@@ -114,8 +126,12 @@ def graph_error(
     )
 
 
-def _ms(value: Any) -> datetime:
-    return datetime.fromtimestamp(value / 1000, UTC)
+def _watermark(value: Any, fields: dict[str, Any]) -> datetime | None:
+    """A receipt watermark (milliseconds); ``None``, recorded as malformed, when unusable."""
+    when = epoch(value, 1000)
+    if when is None and value:
+        note_malformed(fields, "watermark: not a valid time")
+    return when
 
 
 def _iso(value: str) -> datetime:
@@ -143,7 +159,38 @@ class GraphAdapter(ChannelAdapter[ConfigT], Generic[ConfigT]):
     graph_object: ClassVar[str]
     """The webhook envelope's ``object`` value."""
 
+    def __init__(
+        self,
+        *,
+        policy: RetryPolicy | None = None,
+        limits: ParseLimits | None = None,
+        replay_window: timedelta = DEFAULT_REPLAY_WINDOW,
+    ) -> None:
+        super().__init__(policy=policy, limits=limits)
+        self.replay_window = replay_window
+
     # ------------------------------------------------------------------ sans-IO
+
+    def _signed_times(self, entries: list[Any]) -> Iterator[datetime | None]:
+        """Every time the platform wrote in the entries (``entry.time``, milliseconds)."""
+        for entry in entries:
+            if isinstance(entry, dict):
+                yield epoch(entry.get("time"), 1000)
+
+    def signed_time(self, body: bytes) -> datetime | None:
+        """The newest time written in the signed entries (``None`` when there is none)."""
+        try:
+            data = self.load_json(body)
+        except WebhookPayloadError:
+            return None
+        entries = data.get("entry") if isinstance(data, dict) else None
+        if not isinstance(entries, list):
+            return None
+        newest: datetime | None = None
+        for when in self._signed_times(entries):
+            if when is not None and (newest is None or when > newest):
+                newest = when
+        return newest
 
     def verify(self, request: WebhookRequest, keys: VerificationKeys) -> None:
         if not keys.secrets:
@@ -156,6 +203,9 @@ class GraphAdapter(ChannelAdapter[ConfigT], Generic[ConfigT]):
             keys.secret_bytes(),
             prefix="sha256=",
         )
+        sent_at = self.signed_time(request.body)
+        if sent_at is not None:  # changes that carry no time rely on their idempotency keys
+            check_window(sent_at, keys.now, self.replay_window, keys.tolerance)
 
     def sign(self, body: bytes, secret: str, *, now: datetime) -> dict[str, str]:
         return {"X-Hub-Signature-256": "sha256=" + hmac_hex(secret.encode(), body)}
@@ -182,10 +232,7 @@ class GraphAdapter(ChannelAdapter[ConfigT], Generic[ConfigT]):
         return WebhookResponse(200, challenge.encode(), "text/plain; charset=utf-8")
 
     def _envelope(self, body: bytes) -> list[Any]:
-        try:
-            data = json.loads(body)
-        except ValueError:
-            raise WebhookPayloadError(str(self.channel_type), "body is not JSON") from None
+        data = self.load_json(body)
         if not isinstance(data, dict) or not isinstance(data.get("entry"), list):
             raise WebhookPayloadError(str(self.channel_type), "expected an object with 'entry'")
         if data.get("object") != self.graph_object:
@@ -216,14 +263,14 @@ class GraphAdapter(ChannelAdapter[ConfigT], Generic[ConfigT]):
             return [self._unsupported(entry, None, "", datetime.now(UTC), "malformed entry")]
         account = str(entry.get("id")) if entry.get("id") is not None else None
         items = entry.get("messaging") or entry.get("standby")
-        stamp = _ms(entry["time"]) if isinstance(entry.get("time"), int) else datetime.now(UTC)
+        stamp = epoch(entry.get("time"), 1000) or datetime.now(UTC)
         if not isinstance(items, list):
             reason = "non-messaging change" if entry.get("changes") else "entry without messaging"
             return [self._unsupported(entry, account, "", stamp, reason)]
         out: list[InboundEvent] = []
         for item in items:
             try:
-                out.append(self._messaging_item(item, account, seen_has_mid=seen_has_mid))
+                out.append(self._messaging_item(item, account, stamp, seen_has_mid=seen_has_mid))
             except MALFORMED as exc:
                 out.append(
                     self._unsupported(item, account, "", stamp, f"malformed ({type(exc).__name__})")
@@ -231,11 +278,12 @@ class GraphAdapter(ChannelAdapter[ConfigT], Generic[ConfigT]):
         return out
 
     def _messaging_item(
-        self, item: dict[str, Any], account: str | None, *, seen_has_mid: bool
+        self, item: dict[str, Any], account: str | None, entry_time: datetime, *, seen_has_mid: bool
     ) -> InboundEvent:
         sender = str(item["sender"]["id"])
         recipient = str(item["recipient"]["id"])
-        stamp = _ms(item["timestamp"])
+        when = timestamp_fields(item.get("timestamp"), unit=1000, fallback=entry_time)
+        stamp = when["timestamp"]
         ctype = self.channel_type
         message = item.get("message")
         if message is not None:
@@ -248,8 +296,8 @@ class GraphAdapter(ChannelAdapter[ConfigT], Generic[ConfigT]):
                 "message_id": mid,
                 "chat_id": chat,
                 "sender_id": sender,
-                "timestamp": stamp,
                 "raw": item,
+                **when,
             }
             if message.get("is_deleted"):
                 return MessageDeleted(
@@ -268,8 +316,8 @@ class GraphAdapter(ChannelAdapter[ConfigT], Generic[ConfigT]):
             "account_id": account,
             "chat_id": sender,
             "sender_id": sender,
-            "timestamp": stamp,
             "raw": item,
+            **when,
         }
         if "postback" in item:
             pb = item["postback"]
@@ -304,7 +352,7 @@ class GraphAdapter(ChannelAdapter[ConfigT], Generic[ConfigT]):
             mids = tuple(str(m) for m in d.get("mids") or ())
             return StatusChanged(
                 status=DeliveryStatus.DELIVERED,
-                watermark=_ms(d["watermark"]) if d.get("watermark") else None,
+                watermark=_watermark(d.get("watermark"), common),
                 message_ids=mids,
                 message_id=mids[0] if len(mids) == 1 else None,
                 recipient_id=sender,
@@ -325,7 +373,7 @@ class GraphAdapter(ChannelAdapter[ConfigT], Generic[ConfigT]):
                 )
             return StatusChanged(
                 status=DeliveryStatus.READ,
-                watermark=_ms(r["watermark"]),
+                watermark=_watermark(r["watermark"], common),
                 recipient_id=sender,
                 idempotency_key=f"{ctype}:{account}:read:{sender}:{r['watermark']}",
                 **common,

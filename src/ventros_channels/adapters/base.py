@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar, runtime_checkable
 import attrs
 import httpx
 
+from ventros_channels.adapters._safe import DEFAULT_LIMITS, ParseLimits, load_json
 from ventros_channels.domain.config import ChannelConfig
 from ventros_channels.domain.types import ChannelType
 from ventros_channels.errors import CapabilityNotSupportedError, PlatformError
@@ -48,6 +49,7 @@ MALFORMED: tuple[type[Exception], ...] = (
     AttributeError,
     IndexError,
     OverflowError,
+    RecursionError,
 )
 """What mapping platform data of an unexpected shape raises; adapters catch these per item and
 report the item as :class:`Unsupported` instead of failing the whole delivery."""
@@ -147,10 +149,38 @@ class ChannelAdapter(ABC, Generic[ConfigT]):
     media_kinds: ClassVar[frozenset[MediaKind]] = frozenset()
     """Media kinds the adapter can send."""
     display_name: ClassVar[str] = ""
+    verifies_body: ClassVar[bool] = True
+    """Whether ``verify`` proves the body itself (an HMAC over it). ``False`` for shared-token
+    schemes (Telegram), where a changed body with the right token is accepted."""
 
-    def __init__(self, *, policy: RetryPolicy | None = None) -> None:
+    def __init__(
+        self, *, policy: RetryPolicy | None = None, limits: ParseLimits | None = None
+    ) -> None:
         self.policy = policy or RetryPolicy()
+        self.limits = limits or DEFAULT_LIMITS
         self.http = HttpExecutor(str(self.channel_type), self._map_error, self.policy)
+        self._last_doc: tuple[bytes, Any] | None = None
+
+    def load_json(self, body: bytes) -> Any:
+        """``body`` parsed as JSON within ``self.limits``, or :class:`WebhookPayloadError`.
+
+        Lone surrogates are replaced and out-of-range numbers refused, so what an event keeps
+        of it always serializes. The result is remembered for the next call with the same bytes
+        object only (``verify`` reading a signed timestamp, then ``parse``): one parse each.
+        """
+        last = getattr(self, "_last_doc", None)
+        if last is not None and last[0] is body:
+            self._last_doc = None  # handed out once: a later parse gets a fresh document
+            return last[1]
+        doc = load_json(body, str(self.channel_type), getattr(self, "limits", DEFAULT_LIMITS))
+        self._last_doc = (body, doc)
+        return doc
+
+    def signed_time(self, body: bytes) -> datetime | None:
+        """The delivery time the platform wrote inside the signed ``body``, which replay
+        checks use; ``None`` when the scheme stamps a signed header instead, or nothing.
+        """
+        return None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(channel_type={str(self.channel_type)!r})"

@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 import httpx
 
+from ventros_channels.adapters._safe import epoch, note_malformed, timestamp_fields
 from ventros_channels.adapters.base import (
     MALFORMED,
     Capability,
@@ -40,7 +41,7 @@ from ventros_channels.errors import (
     WebhookPayloadError,
     WebhookVerificationError,
 )
-from ventros_channels.http import error_for_status
+from ventros_channels.http import error_for_status, parse_retry_after
 from ventros_channels.messaging.inbound import (
     Attachment,
     BotMembershipChanged,
@@ -110,10 +111,6 @@ _ALLOWED_UPDATES = [
 ]
 
 
-def _ts(seconds: Any) -> datetime:
-    return datetime.fromtimestamp(seconds, UTC)
-
-
 def _chat_type(chat: dict[str, Any]) -> ChatType:
     return _CHAT_TYPES.get(str(chat.get("type")), ChatType.DIRECT)
 
@@ -153,6 +150,7 @@ class TelegramAdapter(ChannelAdapter[TelegramConfig]):
         }
     )
     media_kinds: ClassVar[frozenset[MediaKind]] = frozenset(_SEND_METHOD)
+    verifies_body: ClassVar[bool] = False  # a shared header token, no signature of the body
 
     # ------------------------------------------------------------------ sans-IO
 
@@ -167,10 +165,7 @@ class TelegramAdapter(ChannelAdapter[TelegramConfig]):
         return {"X-Telegram-Bot-Api-Secret-Token": secret}
 
     def parse(self, body: bytes, config: TelegramConfig | None = None) -> list[InboundEvent]:
-        try:
-            update = json.loads(body)
-        except ValueError:
-            raise WebhookPayloadError("telegram", "body is not JSON") from None
+        update = self.load_json(body)
         if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
             raise WebhookPayloadError("telegram", "expected an Update with an integer update_id")
         bot = config.external_id() if config is not None else None
@@ -232,8 +227,8 @@ class TelegramAdapter(ChannelAdapter[TelegramConfig]):
             "sender_id": str(sender["id"]) if "id" in sender else None,
             "sender_name": _name(sender) if sender else None,
             "sender_username": sender.get("username"),
-            "timestamp": _ts(message["date"]),
             "raw": update,
+            **timestamp_fields(message.get("date"), name="date"),
         }
 
     def _content(self, message: dict[str, Any]) -> dict[str, Any]:
@@ -252,8 +247,14 @@ class TelegramAdapter(ChannelAdapter[TelegramConfig]):
                 for p in photos
             ]
             largest = sizes[-1]
-            attachments.append(
-                largest.model_copy(update={"caption": caption, "variants": tuple(sizes[:-1])})
+            attachments.append(  # validated again: model_copy would let a bad caption through
+                Attachment.model_validate(
+                    {
+                        **largest.model_dump(exclude={"variants"}),
+                        "caption": caption,
+                        "variants": sizes[:-1],
+                    }
+                )
             )
         for field, kind in _MEDIA_FIELDS:
             media = message.get(field)
@@ -332,8 +333,13 @@ class TelegramAdapter(ChannelAdapter[TelegramConfig]):
         common = self._common(message, update, bot)
         target = f"{common['chat_id']}:{message['message_id']}"
         content = self._content(message)
-        if message.get("edit_date"):
-            common["timestamp"] = _ts(message["edit_date"])
+        edit_date = message.get("edit_date")
+        if edit_date:
+            edited = epoch(edit_date)
+            if edited is not None:
+                common["timestamp"] = edited
+            else:
+                note_malformed(common, "edit_date: not a valid time; the message date is kept")
         return MessageEdited(
             message_id=target,
             target_message_id=target,
@@ -359,7 +365,11 @@ class TelegramAdapter(ChannelAdapter[TelegramConfig]):
             sender_id=str(user["id"]),
             sender_name=_name(user),
             sender_username=user.get("username"),
-            timestamp=_ts(message["date"]) if "date" in message else datetime.now(UTC),
+            **(
+                timestamp_fields(message["date"], name="message.date")
+                if "date" in message
+                else {"timestamp": datetime.now(UTC)}
+            ),
             payload=query.get("data"),
             callback_id=str(query["id"]),
             idempotency_key=key,
@@ -382,7 +392,7 @@ class TelegramAdapter(ChannelAdapter[TelegramConfig]):
             chat_type=_chat_type(chat),
             sender_id=str(user["id"]) if "id" in user else None,
             sender_name=_name(user) if user else None,
-            timestamp=_ts(reaction["date"]),
+            **timestamp_fields(reaction.get("date"), name="date"),
             target_message_id=f"{chat_id}:{reaction['message_id']}",
             emoji=next((e for e in emojis if e), None),
             idempotency_key=key,
@@ -404,7 +414,7 @@ class TelegramAdapter(ChannelAdapter[TelegramConfig]):
             chat_type=_chat_type(chat),
             sender_id=str(user["id"]) if "id" in user else None,
             sender_name=_name(user) if user else None,
-            timestamp=_ts(change["date"]),
+            **timestamp_fields(change.get("date"), name="date"),
             old_status=old,
             new_status=new,
             blocked=private and new == "kicked",
@@ -429,7 +439,8 @@ class TelegramAdapter(ChannelAdapter[TelegramConfig]):
             return error_for_status(response, "telegram", redact(response.text[:200]) or "error")
         code = data.get("error_code", response.status_code)
         text = redact(str(data.get("description", "")))
-        params = data.get("parameters") or {}
+        params = data.get("parameters")
+        params = params if isinstance(params, dict) else {}
         kw: dict[str, Any] = {
             "platform": "telegram",
             "status_code": response.status_code,
@@ -438,10 +449,10 @@ class TelegramAdapter(ChannelAdapter[TelegramConfig]):
         if "migrate_to_chat_id" in params:
             return ChatMigratedError(text, new_chat_id=str(params["migrate_to_chat_id"]), **kw)
         if code == 429 or "retry_after" in params:
-            retry = params.get("retry_after")
-            return RateLimitedError(
-                text, retry_after=float(retry) if retry is not None else None, **kw
-            )
+            retry = parse_retry_after(params.get("retry_after"))
+            if retry is None:  # no usable body hint: the header, in either of its forms
+                retry = parse_retry_after(response.headers.get("retry-after"))
+            return RateLimitedError(text, retry_after=retry, **kw)
         if code == 401:
             return AuthenticationError(text, **kw)
         if code == 403:
@@ -617,7 +628,7 @@ class TelegramAdapter(ChannelAdapter[TelegramConfig]):
             active=bool(info.get("url")),
             pending_updates=info.get("pending_update_count"),
             last_error=info.get("last_error_message"),
-            last_error_at=_ts(last_error_date) if last_error_date else None,
+            last_error_at=epoch(last_error_date) if last_error_date else None,
             details={k: v for k, v in info.items() if k in ("max_connections", "allowed_updates")},
         )
 

@@ -1,9 +1,11 @@
 """WAHA adapter: WhatsApp through a self-hosted WAHA server (one WAHA session per channel).
 
 Verification: with a ``webhook_hmac_key`` in the config, WAHA signs each delivery with
-``X-Webhook-Hmac`` = hex HMAC-SHA512 of the raw body and stamps ``X-Webhook-Timestamp`` (ms),
-which is checked against the freshness window. Without a key, deliveries are refused unless the
-host opted into unsigned deliveries for the channel.
+``X-Webhook-Hmac`` = hex HMAC-SHA512 of the raw body. Replays are refused on the envelope's own
+``timestamp`` (milliseconds, inside the signed body): a delivery without one, or older than
+``replay_window`` (default one hour, which covers WAHA's retries), is refused. The
+``X-Webhook-Timestamp`` header is not covered by the HMAC, so it is ignored. Without a key,
+deliveries are refused unless the host opted into unsigned deliveries for the channel.
 
 Ids: WhatsApp ids come as ``<digits>@c.us``, ``<digits>@s.whatsapp.net`` (possibly with a
 ``:device`` suffix), ``@g.us`` groups, ``@lid`` privacy ids, ``@newsletter`` channels and
@@ -17,13 +19,18 @@ Idempotency: a message has the same key whether it came as ``message`` or ``mess
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 import httpx
 
+from ventros_channels.adapters._safe import (
+    ParseLimits,
+    check_window,
+    epoch,
+    timestamp_fields,
+)
 from ventros_channels.adapters.base import (
     MALFORMED,
     Capability,
@@ -45,7 +52,7 @@ from ventros_channels.errors import (
     WebhookPayloadError,
     WebhookVerificationError,
 )
-from ventros_channels.http import error_for_status
+from ventros_channels.http import RetryPolicy, error_for_status
 from ventros_channels.messaging.delivery import DeliveryStatus
 from ventros_channels.messaging.inbound import (
     Attachment,
@@ -75,9 +82,15 @@ from ventros_channels.messaging.outbound import (
     Typing,
 )
 from ventros_channels.webhooks.request import VerificationKeys, WebhookRequest
-from ventros_channels.webhooks.signatures import check_freshness, hmac_hex, verify_hmac
+from ventros_channels.webhooks.signatures import hmac_hex, verify_hmac
 
-__all__ = ["ACK_STATUS", "WAHAAdapter", "apply_session_status", "normalize_jid"]
+__all__ = [
+    "ACK_STATUS",
+    "DEFAULT_REPLAY_WINDOW",
+    "WAHAAdapter",
+    "apply_session_status",
+    "normalize_jid",
+]
 
 WAHA = ChannelType.WAHA
 ACK_STATUS = {
@@ -89,6 +102,9 @@ ACK_STATUS = {
     4: DeliveryStatus.PLAYED,
 }
 """WAHA ``ack`` values and the delivery status each one means."""
+DEFAULT_REPLAY_WINDOW = timedelta(hours=1)
+"""How old a signed envelope may be: the retries this library registers (exponential, ten
+attempts from 2 s) end within about 35 minutes; older copies are replays."""
 _SEND_ENDPOINT = {
     MediaKind.IMAGE: "sendImage",
     MediaKind.VOICE: "sendVoice",
@@ -120,14 +136,14 @@ def _chat_type(chat_id: str) -> ChatType:
     return ChatType.DIRECT
 
 
-def _seconds(value: Any, fallback_ms: Any = None) -> datetime:
-    if type(value) is int or type(value) is float:
-        return datetime.fromtimestamp(value, UTC)
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, UTC)
-    if isinstance(fallback_ms, int | float) and not isinstance(fallback_ms, bool):
-        return datetime.fromtimestamp(fallback_ms / 1000, UTC)
-    return datetime.now(UTC)
+def _stamp(seconds: Any, envelope_ms: Any) -> dict[str, Any]:
+    """The ``timestamp`` of an event: the payload's own time (seconds), else the envelope's
+    (milliseconds); a payload time that is present but unusable is recorded as malformed.
+    """
+    envelope = epoch(envelope_ms, 1000)
+    if seconds is None and envelope is not None:
+        return {"timestamp": envelope}
+    return timestamp_fields(seconds, fallback=envelope)
 
 
 def _media_kind(mime: str | None, data_type: Any) -> MediaKind:
@@ -187,7 +203,30 @@ class WAHAAdapter(ChannelAdapter[WAHAConfig]):
         {MediaKind.IMAGE, MediaKind.DOCUMENT, MediaKind.VOICE, MediaKind.VIDEO, MediaKind.AUDIO}
     )
 
+    def __init__(
+        self,
+        *,
+        policy: RetryPolicy | None = None,
+        limits: ParseLimits | None = None,
+        replay_window: timedelta = DEFAULT_REPLAY_WINDOW,
+        accept_unstamped: bool = False,
+    ) -> None:
+        """``accept_unstamped``: accept envelopes without a timestamp (WAHA releases before
+        2025 send none); such deliveries are then protected from replay only by their
+        idempotency keys, for as long as the dedupe store keeps them.
+        """
+        super().__init__(policy=policy, limits=limits)
+        self.replay_window = replay_window
+        self.accept_unstamped = accept_unstamped
+
     # ------------------------------------------------------------------ sans-IO
+
+    def signed_time(self, body: bytes) -> datetime | None:
+        try:
+            envelope = self.load_json(body)
+        except WebhookPayloadError:
+            return None
+        return epoch(envelope.get("timestamp"), 1000) if isinstance(envelope, dict) else None
 
     def verify(self, request: WebhookRequest, keys: VerificationKeys) -> None:
         if not keys.secrets:
@@ -201,11 +240,15 @@ class WAHAAdapter(ChannelAdapter[WAHAConfig]):
         verify_hmac(
             headers.get("x-webhook-hmac"), request.body, keys.secret_bytes(), algorithm="sha512"
         )
-        stamp = headers.get("x-webhook-timestamp")
-        if stamp is not None:
-            if not stamp.isdigit():
-                raise WebhookVerificationError("timestamp header malformed")
-            check_freshness(int(stamp) / 1000, keys.now, keys.tolerance)
+        try:
+            envelope = self.load_json(request.body)
+        except WebhookPayloadError:
+            return  # signed but unreadable: parse reports it as a malformed delivery
+        if isinstance(envelope, dict):
+            sent_at = epoch(envelope.get("timestamp"), 1000)
+            if sent_at is None and self.accept_unstamped and "timestamp" not in envelope:
+                return
+            check_window(sent_at, keys.now, self.replay_window, keys.tolerance)
 
     def sign(self, body: bytes, secret: str, *, now: datetime) -> dict[str, str]:
         return {
@@ -215,10 +258,7 @@ class WAHAAdapter(ChannelAdapter[WAHAConfig]):
         }
 
     def parse(self, body: bytes, config: WAHAConfig | None = None) -> list[InboundEvent]:
-        try:
-            envelope = json.loads(body)
-        except ValueError:
-            raise WebhookPayloadError("waha", "body is not JSON") from None
+        envelope = self.load_json(body)
         if (
             not isinstance(envelope, dict)
             or not isinstance(envelope.get("event"), str)
@@ -242,7 +282,7 @@ class WAHAAdapter(ChannelAdapter[WAHAConfig]):
             channel_type=WAHA,
             account_id=session,
             chat_id=normalize_jid(chat) if isinstance(chat, str) else "",
-            timestamp=_seconds(None, envelope.get("timestamp")),
+            **_stamp(None, envelope.get("timestamp")),
             idempotency_key=f"waha:{session}:event:{ident}"
             if isinstance(ident, str)
             else content_key(f"waha:{session}:event", envelope),
@@ -254,7 +294,9 @@ class WAHAAdapter(ChannelAdapter[WAHAConfig]):
         kind = envelope["event"]
         payload = envelope["payload"]
         if kind in ("message", "message.any"):
-            return self.message_event(payload, session, envelope, envelope.get("me"))
+            return self.message_event(
+                payload, session, envelope, envelope.get("me"), envelope.get("timestamp")
+            )
         if kind == "message.ack":
             return self._ack(payload, session, envelope)
         if kind == "message.reaction":
@@ -275,7 +317,7 @@ class WAHAAdapter(ChannelAdapter[WAHAConfig]):
                 channel_type=WAHA,
                 account_id=session,
                 chat_id=str(payload.get("name") or session or ""),
-                timestamp=_seconds(None, envelope.get("timestamp")),
+                **_stamp(None, envelope.get("timestamp")),
                 status=status,
                 idempotency_key=key,
                 raw=envelope,
@@ -331,7 +373,7 @@ class WAHAAdapter(ChannelAdapter[WAHAConfig]):
             "chat_id": chat_id,
             "chat_type": _chat_type(chat_id),
             "sender_id": sender,
-            "timestamp": _seconds(payload.get("timestamp"), envelope_ms),
+            **_stamp(payload.get("timestamp"), envelope_ms),
             "idempotency_key": f"waha:{session}:msg:{ident}",
             "raw": raw if raw is not None else payload,
         }
@@ -395,7 +437,7 @@ class WAHAAdapter(ChannelAdapter[WAHAConfig]):
             chat_id=chat_id,
             chat_type=_chat_type(chat_id),
             recipient_id=chat_id,
-            timestamp=_seconds(payload.get("timestamp"), envelope.get("timestamp")),
+            **_stamp(payload.get("timestamp"), envelope.get("timestamp")),
             status=status,
             error=DeliveryError(code="ERROR", title=payload.get("ackName")) if ack == -1 else None,
             idempotency_key=f"waha:{session}:ack:{ident}:{ack}",
@@ -417,7 +459,7 @@ class WAHAAdapter(ChannelAdapter[WAHAConfig]):
             sender_id=sender,
             sender_aliases=aliases,
             from_me=from_me,
-            timestamp=_seconds(payload.get("timestamp"), envelope.get("timestamp")),
+            **_stamp(payload.get("timestamp"), envelope.get("timestamp")),
             target_message_id=str(reaction["messageId"]),
             emoji=text,
             idempotency_key=f"waha:{session}:reaction:{payload.get('id')}:{text or ''}",
@@ -437,7 +479,7 @@ class WAHAAdapter(ChannelAdapter[WAHAConfig]):
             sender_id=sender,
             sender_aliases=aliases,
             from_me=from_me,
-            timestamp=_seconds(payload.get("timestamp"), envelope.get("timestamp")),
+            **_stamp(payload.get("timestamp"), envelope.get("timestamp")),
             target_message_id=str(payload["editedMessageId"]),
             text=payload.get("body"),
             idempotency_key=f"waha:{session}:edit:{payload['id']}",
@@ -459,7 +501,7 @@ class WAHAAdapter(ChannelAdapter[WAHAConfig]):
             sender_id=sender,
             sender_aliases=aliases,
             from_me=from_me,
-            timestamp=_seconds(after.get("timestamp"), envelope.get("timestamp")),
+            **_stamp(after.get("timestamp"), envelope.get("timestamp")),
             target_message_id=target,
             idempotency_key=f"waha:{session}:revoke:{target}",
             raw=envelope,
@@ -745,7 +787,7 @@ class WAHAAdapter(ChannelAdapter[WAHAConfig]):
                     chat_id=chat_id,
                     chat_type=_chat_type(chat_id),
                     name=chat.get("name"),
-                    last_activity_at=_seconds(stamp) if isinstance(stamp, int | float) else None,
+                    last_activity_at=epoch(stamp),
                 )
             )
         next_cursor = str(offset + len(chats)) if len(chats) >= limit else None

@@ -16,12 +16,14 @@ There is no history API.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import httpx
 
 from ventros_channels.adapters._graph import GraphAdapter
+from ventros_channels.adapters._safe import epoch, timestamp_fields
 from ventros_channels.adapters.base import (
     MALFORMED,
     Capability,
@@ -91,10 +93,6 @@ def _interactive(
     return out
 
 
-def _seconds(value: Any) -> datetime:
-    return datetime.fromtimestamp(int(value), UTC)
-
-
 class WhatsAppCloudAdapter(GraphAdapter[WhatsAppCloudConfig]):
     """WhatsApp through Meta's Cloud API."""
 
@@ -117,6 +115,20 @@ class WhatsAppCloudAdapter(GraphAdapter[WhatsAppCloudConfig]):
         }
     )
     media_kinds: ClassVar[frozenset[MediaKind]] = frozenset(_OUT_MEDIA)
+
+    def _signed_times(self, entries: list[Any]) -> Iterator[datetime | None]:
+        """WhatsApp entries carry no ``time``: the messages' and statuses' own times count."""
+        for entry in entries:
+            changes = entry.get("changes") if isinstance(entry, dict) else None
+            for change in changes if isinstance(changes, list) else ():
+                value = change.get("value") if isinstance(change, dict) else None
+                if not isinstance(value, dict):
+                    continue
+                for field in ("messages", "statuses"):
+                    items = value.get(field)
+                    for item in items if isinstance(items, list) else ():
+                        if isinstance(item, dict):
+                            yield epoch(item.get("timestamp"))
 
     @staticmethod
     def _token(config: WhatsAppCloudConfig) -> str:
@@ -220,7 +232,7 @@ class WhatsAppCloudAdapter(GraphAdapter[WhatsAppCloudConfig]):
             "message_id": wamid,
             "chat_id": sender,
             "sender_id": sender,
-            "timestamp": _seconds(message["timestamp"]),
+            **timestamp_fields(message.get("timestamp")),
             "idempotency_key": f"whatsapp:{account}:msg:{wamid}",
             "raw": message,
         }
@@ -328,6 +340,7 @@ class WhatsAppCloudAdapter(GraphAdapter[WhatsAppCloudConfig]):
                 sender_name=name,
                 sender_aliases=aliases,
                 timestamp=fields["timestamp"],
+                malformed_fields=fields.get("malformed_fields", ()),
                 target_message_id=str(r["message_id"]),
                 emoji=r.get("emoji") or None,
                 idempotency_key=fields["idempotency_key"],
@@ -343,6 +356,7 @@ class WhatsAppCloudAdapter(GraphAdapter[WhatsAppCloudConfig]):
                 chat_id=sender,
                 sender_id=sender,
                 timestamp=fields["timestamp"],
+                malformed_fields=fields.get("malformed_fields", ()),
                 target_message_id=str(edit["original_message_id"]),
                 text=(inner.get("text") or {}).get("body"),
                 idempotency_key=fields["idempotency_key"],
@@ -356,6 +370,7 @@ class WhatsAppCloudAdapter(GraphAdapter[WhatsAppCloudConfig]):
                 chat_id=sender,
                 sender_id=sender,
                 timestamp=fields["timestamp"],
+                malformed_fields=fields.get("malformed_fields", ()),
                 target_message_id=str(message["revoke"]["original_message_id"]),
                 idempotency_key=fields["idempotency_key"],
                 raw=message,
@@ -377,6 +392,7 @@ class WhatsAppCloudAdapter(GraphAdapter[WhatsAppCloudConfig]):
                 sender_id=sender,
                 sender_name=name,
                 timestamp=fields["timestamp"],
+                malformed_fields=fields.get("malformed_fields", ()),
                 reason=reason,
                 idempotency_key=fields["idempotency_key"],
                 raw=message,
@@ -397,9 +413,10 @@ class WhatsAppCloudAdapter(GraphAdapter[WhatsAppCloudConfig]):
                 title=first.get("title"),
                 message=details or first.get("message"),
             )
+        when = timestamp_fields(status.get("timestamp"))
         if state not in ("sent", "delivered", "read", "played", "failed"):
             return self._unsupported(
-                status, account, recipient, _seconds(status["timestamp"]), f"status {state!r}"
+                status, account, recipient, when["timestamp"], f"status {state!r}"
             )
         return StatusChanged(
             channel_type=WHATSAPP,
@@ -408,7 +425,7 @@ class WhatsAppCloudAdapter(GraphAdapter[WhatsAppCloudConfig]):
             message_ids=(wamid,),
             chat_id=recipient,
             recipient_id=recipient,
-            timestamp=_seconds(status["timestamp"]),
+            **when,
             status=state,
             error=error,
             idempotency_key=f"whatsapp:{account}:status:{wamid}:{state}",

@@ -24,7 +24,12 @@ from pydantic import (
 )
 
 from ventros_channels.domain.types import ChannelType, ImportStrategy
-from ventros_channels.errors import ChannelConfigError, FieldError, UnknownChannelTypeError
+from ventros_channels.errors import (
+    ChannelConfigError,
+    FieldError,
+    UnknownChannelTypeError,
+    raise_unchained,
+)
 
 __all__ = [
     "ChannelConfig",
@@ -75,7 +80,7 @@ class ChannelConfig(BaseModel):
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
-            raise ChannelConfigError(cls.channel_type, validation_errors(exc)) from None
+            raise_unchained(ChannelConfigError(cls.channel_type, validation_errors(exc)))
 
     def external_id(self) -> str | None:
         """The platform's id for the account behind this channel (used for routing)."""

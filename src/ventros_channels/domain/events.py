@@ -19,7 +19,7 @@ from ventros_channels.domain.types import (
     ImportStrategy,
     WAHASessionStatus,
 )
-from ventros_channels.errors import FieldError, InvalidInputError
+from ventros_channels.errors import FieldError, InvalidInputError, raise_unchained
 
 __all__ = [
     "EVENT_TYPES",
@@ -234,4 +234,4 @@ def event_from_dict(data: dict[str, Any]) -> ChannelEvent:
     try:
         return cls.model_validate(payload)
     except ValidationError as exc:
-        raise InvalidInputError("event", validation_errors(exc)) from None
+        raise_unchained(InvalidInputError("event", validation_errors(exc)))

@@ -2,6 +2,11 @@
 
 Validated on the way in with a pydantic model, so a corrupt row raises
 :class:`InvalidChannelError` naming the bad fields instead of a ``KeyError``.
+
+Secrets (the config's secret fields, retired webhook secrets) stay :class:`SecretStr` in a
+snapshot: ``json.dumps`` refuses them, so no store writes them in clear by accident. A store
+calls :func:`reveal_snapshot` on purpose, to encrypt the result or to keep it where clear text is
+acceptable; :func:`snapshot_secrets` lists them (for scans and log filters).
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from ventros_channels.domain.values import (
     WAHASession,
     WebhookSettings,
 )
-from ventros_channels.errors import InvalidChannelError
+from ventros_channels.errors import InvalidChannelError, raise_unchained
 
 if TYPE_CHECKING:
     from ventros_channels.domain.channel import Channel
@@ -38,6 +43,8 @@ __all__ = [
     "channel_from_snapshot",
     "channel_to_snapshot",
     "metrics_to_dict",
+    "reveal_snapshot",
+    "snapshot_secrets",
 ]
 
 SNAPSHOT_FORMAT = 1
@@ -56,7 +63,7 @@ class _Webhook(_Model):
 
 
 class _Retired(_Model):
-    secret: str
+    secret: SecretStr
     valid_until: datetime
 
 
@@ -125,6 +132,44 @@ class _Snapshot(_Model):
     version: int = Field(0, ge=0)
 
 
+def _marked(model: BaseModel, dumped: dict[str, Any]) -> dict[str, Any]:
+    """``dumped`` (the JSON form of ``model``) with each secret field kept as ``SecretStr``."""
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if isinstance(value, SecretStr):
+            dumped[name] = value
+        elif isinstance(value, BaseModel) and isinstance(dumped.get(name), dict):
+            _marked(value, dumped[name])
+    return dumped
+
+
+def _walk(value: Any, secret: Any) -> Any:
+    if isinstance(value, SecretStr):
+        return secret(value)
+    if isinstance(value, dict):
+        return {k: _walk(v, secret) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_walk(v, secret) for v in value]
+    return value
+
+
+def reveal_snapshot(snapshot: Mapping[str, Any]) -> dict[str, Any]:
+    """A JSON-ready copy of ``snapshot`` with every secret in clear.
+
+    For a store that encrypts what it writes, or that knowingly keeps secrets in clear; never
+    for logs, events or errors.
+    """
+    revealed: dict[str, Any] = _walk(dict(snapshot), lambda s: s.get_secret_value())
+    return revealed
+
+
+def snapshot_secrets(snapshot: Mapping[str, Any]) -> list[str]:
+    """Every non-empty secret value held in ``snapshot``."""
+    found: list[str] = []
+    _walk(dict(snapshot), lambda s: found.append(s.get_secret_value()))
+    return [s for s in found if s]
+
+
 def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
@@ -159,7 +204,7 @@ def channel_to_snapshot(ch: Channel) -> dict[str, Any]:
         "channel_type": str(ch.channel_type),
         "status": ch.status.value,
         "external_id": ch.external_id,
-        "config": ch.config.to_snapshot(),
+        "config": _marked(ch.config, ch.config.model_dump(mode="json")),
         "webhook": {
             "url": w.url,
             "webhook_id": w.webhook_id,
@@ -168,8 +213,7 @@ def channel_to_snapshot(ch: Channel) -> dict[str, Any]:
             "accept_unsigned": w.accept_unsigned,
         },
         "retired_secrets": [
-            {"secret": r.secret.get_secret_value(), "valid_until": _iso(r.valid_until)}
-            for r in ch._retired_secrets
+            {"secret": r.secret, "valid_until": _iso(r.valid_until)} for r in ch._retired_secrets
         ],
         "pipeline_id": None if ch.pipeline_id is None else str(ch.pipeline_id),
         "default_session_timeout_minutes": ch.default_session_timeout_minutes,
@@ -213,7 +257,7 @@ def channel_from_snapshot(ch: Channel, data: Mapping[str, Any]) -> Channel:
     try:
         snap = _Snapshot.model_validate(data)
     except ValidationError as exc:
-        raise InvalidChannelError(validation_errors(exc)) from None
+        raise_unchained(InvalidChannelError(validation_errors(exc)))
     ch._id = snap.id
     ch._tenant_id = snap.tenant_id
     ch._project_id = snap.project_id
@@ -225,7 +269,7 @@ def channel_from_snapshot(ch: Channel, data: Mapping[str, Any]) -> Channel:
     ch._config = parse_config(snap.channel_type, snap.config)
     ch._webhook = WebhookSettings(**snap.webhook.model_dump())
     ch._retired_secrets = tuple(
-        RetiredSecret(SecretStr(r.secret), r.valid_until) for r in snap.retired_secrets
+        RetiredSecret(r.secret, r.valid_until) for r in snap.retired_secrets
     )
     ch._pipeline_id = snap.pipeline_id
     ch._session_timeout = snap.default_session_timeout_minutes

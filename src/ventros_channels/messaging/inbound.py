@@ -160,6 +160,9 @@ class _Event(_Frozen):
     timestamp: datetime
     from_me: bool = False
     idempotency_key: str
+    malformed_fields: tuple[str, ...] = ()
+    """Fields the platform sent in a form the adapter could not use, each as ``"name: why"``;
+    the event holds a fallback (or ``None``) there instead of being dropped."""
     raw: Any = Field(default=None, repr=False)
 
     @property

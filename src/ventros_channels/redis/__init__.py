@@ -1,4 +1,4 @@
-"""Redis-backed dedupe store, channel cache, inbox and outbox (extra ``[redis]``), shared by processes.
+"""Redis stores shared by processes (extra ``[redis]``): dedupe, channel cache, inbox, outbox.
 
 All take a host-provided ``redis.asyncio.Redis`` client and keep their keys under
 ``<prefix>:<namespace>:``. Connection failures raise

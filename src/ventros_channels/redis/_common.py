@@ -13,8 +13,11 @@ from ventros_channels.errors import (
     InboxError,
     InboxUnavailableError,
     InvalidInputError,
+    OutboxError,
+    OutboxUnavailableError,
     RepositoryError,
     RepositoryUnavailableError,
+    raise_unchained,
 )
 
 __all__ = [
@@ -23,6 +26,7 @@ __all__ = [
     "milliseconds",
     "translate_errors",
     "translate_inbox_errors",
+    "translate_outbox_errors",
 ]
 
 
@@ -69,9 +73,9 @@ def translate_errors(what: str) -> Iterator[None]:
     try:
         yield
     except _UNREACHABLE as exc:
-        raise RepositoryUnavailableError(f"{what} unavailable: {type(exc).__name__}") from exc
+        raise_unchained(RepositoryUnavailableError(f"{what} unavailable: {type(exc).__name__}"))
     except redis_errors.RedisError as exc:
-        raise RepositoryError(f"{what} error: {type(exc).__name__}") from exc
+        raise_unchained(RepositoryError(f"{what} error: {type(exc).__name__}"))
 
 
 @contextmanager
@@ -84,6 +88,19 @@ def translate_inbox_errors(what: str) -> Iterator[None]:
     try:
         yield
     except (*_UNREACHABLE, *_REFUSED_FOR_NOW) as exc:
-        raise InboxUnavailableError(f"{what} unavailable: {type(exc).__name__}") from exc
+        raise_unchained(InboxUnavailableError(f"{what} unavailable: {type(exc).__name__}"))
     except redis_errors.RedisError as exc:
-        raise InboxError(f"{what} error: {type(exc).__name__}") from exc
+        raise_unchained(InboxError(f"{what} error: {type(exc).__name__}"))
+
+
+@contextmanager
+def translate_outbox_errors(what: str) -> Iterator[None]:
+    """The outbox's variant: :class:`OutboxUnavailableError` when nothing could be recorded
+    (so no request is made to the platform), :class:`OutboxError` otherwise.
+    """
+    try:
+        yield
+    except (*_UNREACHABLE, *_REFUSED_FOR_NOW) as exc:
+        raise_unchained(OutboxUnavailableError(f"{what} unavailable: {type(exc).__name__}"))
+    except redis_errors.RedisError as exc:
+        raise_unchained(OutboxError(f"{what} error: {type(exc).__name__}"))

@@ -24,7 +24,12 @@ import redis.asyncio as aioredis
 from ventros_channels.clock import Clock, SystemClock
 from ventros_channels.errors import OutboxError
 from ventros_channels.outbox import LeasedSend, SendRecord, SendState
-from ventros_channels.redis._common import as_text, key_prefix, milliseconds, translate_errors
+from ventros_channels.redis._common import (
+    as_text,
+    key_prefix,
+    milliseconds,
+    translate_outbox_errors,
+)
 
 __all__ = ["RedisOutbox"]
 
@@ -239,7 +244,7 @@ class RedisOutbox:
         for name, value in _fields(record).items():
             fields += [name, value]
         queued = "1" if record.state is SendState.QUEUED else "0"
-        with translate_errors("outbox"):
+        with translate_outbox_errors("outbox"):
             reply = await self._reserve(
                 args=[self._prefix, rid, _us(record.created_at), queued, *fields]
             )
@@ -259,17 +264,17 @@ class RedisOutbox:
     ) -> SendRecord | None:
         args: list[str | int] = [self._prefix, _rid(channel_id, key), self._now(), state.value]
         args += [message_id or "", error_type or "", error or "", self._retain_ms]
-        with translate_errors("outbox"):
+        with translate_outbox_errors("outbox"):
             reply = await self._finish(args=args)
         return _record(reply) if reply else None
 
     async def reopen(self, channel_id: UUID, key: str) -> SendRecord | None:
-        with translate_errors("outbox"):
+        with translate_outbox_errors("outbox"):
             reply = await self._reopen(args=[self._prefix, _rid(channel_id, key), self._now()])
         return _record(reply) if reply else None
 
     async def get(self, channel_id: UUID, key: str) -> SendRecord | None:
-        with translate_errors("outbox"):
+        with translate_outbox_errors("outbox"):
             await self._expire(args=[self._prefix, self._now()])
             reply = await self._client.hgetall(self._prefix + "r:" + _rid(channel_id, key))
         return _record(reply) if reply else None
@@ -278,7 +283,7 @@ class RedisOutbox:
         self, *, state: SendState | None = None, channel_id: UUID | None = None, limit: int = 100
     ) -> list[SendRecord]:
         states = [state] if state is not None else list(SendState)
-        with translate_errors("outbox"):
+        with translate_outbox_errors("outbox"):
             await self._expire(args=[self._prefix, self._now()])
             rids: list[Any] = []
             for each in states:
@@ -299,7 +304,7 @@ class RedisOutbox:
         token = f"{worker}:{secrets.token_hex(8)}"
         until = now + visibility
         args: list[str | int] = [self._prefix, _us(now), limit, token, _us(until)]
-        with translate_errors("outbox"):
+        with translate_outbox_errors("outbox"):
             replies = await self._lease(args=args)
         return [LeasedSend(_record(r), token, until) for r in replies]
 
@@ -337,7 +342,7 @@ class RedisOutbox:
         ]
         args += [state.value, message_id or "", error_type or "", error or "", retry_at]
         args.append(self._retain_ms)
-        with translate_errors("outbox"):
+        with translate_outbox_errors("outbox"):
             return bool(await self._settle(args=args))
 
 

@@ -12,15 +12,17 @@ import json
 import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from ventros_channels.cipher import ConfigCipher, warn_plaintext_once
 from ventros_channels.clock import Clock, SystemClock
 from ventros_channels.domain.channel import Channel
+from ventros_channels.domain.snapshot import reveal_snapshot, snapshot_secrets
 from ventros_channels.domain.types import ChannelStatus, ChannelType
 from ventros_channels.domain.values import MetricsDelta
 from ventros_channels.errors import (
@@ -28,7 +30,9 @@ from ventros_channels.errors import (
     ConcurrencyError,
     RepositoryError,
     RepositoryUnavailableError,
+    raise_unchained,
 )
+from ventros_channels.http import log_redaction_installed, register_secrets
 from ventros_channels.repository import ChannelFilters, ChannelPage, _check_page
 from ventros_channels.sql._schema import (
     COUNTER_COLUMNS,
@@ -67,19 +71,6 @@ _COLUMN_KEYS = frozenset(
     }
 )
 _SORT_NULLABLE = frozenset({"last_message_at"})
-
-
-@runtime_checkable
-class ConfigCipher(Protocol):
-    """Encryption at rest for the secret part of a channel (its config and retired secrets).
-
-    ``encrypt`` must be reversible by ``decrypt``; authenticated encryption (e.g. Fernet or
-    AES-GCM with a key from the host's KMS) is the intended use.
-    """
-
-    def encrypt(self, data: bytes) -> bytes: ...
-
-    def decrypt(self, data: bytes) -> bytes: ...
 
 
 def create_engine(url: str | sa.URL, **options: Any) -> AsyncEngine:
@@ -139,6 +130,8 @@ class SqlChannelRepository:
         )
         self._schema = schema
         self._cipher = cipher
+        if cipher is None:
+            warn_plaintext_once("SqlChannelRepository", "the config column", logger)
         self._clock = clock or SystemClock()
         self._metadata = sa.MetaData(schema=schema)
         self._table = build_table(self._metadata, table_name)
@@ -239,10 +232,12 @@ class SqlChannelRepository:
         try:
             data = json.loads(self._cipher.decrypt(bytes(sealed)))
         except Exception as exc:
-            raise RepositoryError(
-                f"channel {row.id}: the encrypted config could not be decrypted "
-                f"({type(exc).__name__})"
-            ) from None
+            raise_unchained(
+                RepositoryError(
+                    f"channel {row.id}: the encrypted config could not be decrypted "
+                    f"({type(exc).__name__})"
+                )
+            )
         if not isinstance(data, dict):
             raise RepositoryError(f"channel {row.id}: the decrypted config is not an object")
         return data
@@ -250,8 +245,10 @@ class SqlChannelRepository:
     def _values(self, channel: Channel) -> dict[str, Any]:
         """Every column but the id, the version and the metric columns."""
         snap = channel.to_snapshot()
-        config, sealed = self._seal(
-            {"config": snap["config"], "retired_secrets": snap["retired_secrets"]}
+        if log_redaction_installed():  # before the driver can log the statement's parameters
+            register_secrets(snapshot_secrets(snap))
+        config, sealed = self._seal(  # the secrets, revealed only to be sealed or kept
+            reveal_snapshot({"config": snap["config"], "retired_secrets": snap["retired_secrets"]})
         )
         return {
             "tenant_id": channel.tenant_id,
@@ -321,7 +318,10 @@ class SqlChannelRepository:
                 "last_error": row.last_error,
             },
         )
-        return Channel.from_snapshot(snap, clock=self._clock)
+        channel = Channel.from_snapshot(snap, clock=self._clock)
+        if log_redaction_installed():
+            register_secrets(snapshot_secrets(channel.to_snapshot()))
+        return channel
 
     async def _fetch(self, stmt: sa.Select[Any]) -> list[Channel]:
         with _translate_errors():
@@ -368,7 +368,7 @@ class SqlChannelRepository:
         except _Conflict:
             _restore_pending(channel, delta)
             actual = await self._stored_version(channel.id, channel.tenant_id)
-            raise ConcurrencyError(str(channel.id), expected, actual) from None
+            raise_unchained(ConcurrencyError(str(channel.id), expected, actual))
         except BaseException:
             _restore_pending(channel, delta)
             raise
@@ -389,7 +389,7 @@ class SqlChannelRepository:
         try:
             await conn.execute(stmt)
         except sa_exc.IntegrityError:  # the id exists (in this tenant or another)
-            raise _Conflict from None
+            raise_unchained(_Conflict())
 
     async def _stored_version(self, channel_id: UUID, tenant_id: str) -> int | None:
         t = self._table
@@ -599,13 +599,13 @@ def _translate_errors() -> Iterator[None]:
     except (ChannelNotFoundError, ConcurrencyError, _Conflict):
         raise
     except (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError, OSError) as e:
-        raise RepositoryUnavailableError(f"channel store unavailable: {_reason(e)}") from None
+        raise_unchained(RepositoryUnavailableError(f"channel store unavailable: {_reason(e)}"))
     except sa_exc.DBAPIError as exc:
         if exc.connection_invalidated:
-            raise RepositoryUnavailableError(
-                f"channel store connection lost: {_reason(exc)}"
-            ) from None
+            raise_unchained(
+                RepositoryUnavailableError(f"channel store connection lost: {_reason(exc)}")
+            )
         root = exc.orig
         code = getattr(root, "sqlstate", None) or getattr(root, "pgcode", None)
         suffix = f" (SQLSTATE {code})" if code else ""
-        raise RepositoryError(f"channel store error: {type(root).__name__}{suffix}") from None
+        raise_unchained(RepositoryError(f"channel store error: {type(root).__name__}{suffix}"))

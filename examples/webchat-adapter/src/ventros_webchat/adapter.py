@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -86,10 +85,7 @@ class WebchatAdapter(ChannelAdapter[WebchatConfig]):
         return {"X-Webchat-Timestamp": stamp, "X-Webchat-Signature": f"v1={digest}"}
 
     def parse(self, body: bytes, config: WebchatConfig | None = None) -> list[InboundEvent]:
-        try:
-            data = json.loads(body)
-        except ValueError:
-            raise WebhookPayloadError("webchat", "body is not JSON") from None
+        data = self.load_json(body)  # size/depth limits, typed error, serializable strings
         if not isinstance(data, dict) or not isinstance(data.get("events"), list):
             raise WebhookPayloadError("webchat", "expected an object with an 'events' list")
         site = data.get("site_id")

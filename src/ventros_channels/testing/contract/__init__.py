@@ -1,6 +1,6 @@
 """Contract test kits (pytest base classes) that implementations run against themselves."""
 
-from ventros_channels.testing.contract.adapter import AdapterContract
+from ventros_channels.testing.contract.adapter import FUZZ_PROFILE, AdapterContract, hostile_bodies
 from ventros_channels.testing.contract.cache import ChannelCacheContract
 from ventros_channels.testing.contract.dedupe import DedupeStoreContract
 from ventros_channels.testing.contract.inbox import InboxContract
@@ -8,10 +8,12 @@ from ventros_channels.testing.contract.outbox import OutboxContract
 from ventros_channels.testing.contract.repository import RepositoryContract
 
 __all__ = [
+    "FUZZ_PROFILE",
     "AdapterContract",
     "ChannelCacheContract",
     "DedupeStoreContract",
     "InboxContract",
     "OutboxContract",
     "RepositoryContract",
+    "hostile_bodies",
 ]
