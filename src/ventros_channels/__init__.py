@@ -8,7 +8,9 @@ from ventros_channels.cache import ChannelCache, InMemoryChannelCache
 from ventros_channels.clock import Clock, SystemClock
 from ventros_channels.dedupe import Claim, ClaimStatus, DedupeStore, InMemoryDedupeStore
 from ventros_channels.domain import (
+    DEFAULT_RECENT_WINDOW,
     EVENT_TYPES,
+    MAX_METRIC_INCREMENT,
     QR_CODE_TTL,
     TRANSITIONS,
     Channel,
@@ -68,11 +70,13 @@ from ventros_channels.errors import (
     ChannelNotFoundError,
     ChatMigratedError,
     ConcurrencyError,
+    CorruptChannelError,
     DeliveryUncertainError,
     DomainError,
     FieldError,
     InvalidChannelError,
     InvalidInputError,
+    InvalidMetricsError,
     InvalidRequestError,
     InvalidTransitionError,
     InvariantError,
@@ -80,6 +84,7 @@ from ventros_channels.errors import (
     PermissionDeniedError,
     PlatformError,
     PlatformErrorDetails,
+    PlatformSyncError,
     PlatformUnavailableError,
     RateLimitedError,
     RecipientUnavailableError,
@@ -87,9 +92,11 @@ from ventros_channels.errors import (
     RepositoryUnavailableError,
     ResourceNotFoundError,
     UnknownChannelTypeError,
+    UnknownSessionStatusError,
     VentrosChannelsError,
     WebhookError,
     WebhookPayloadError,
+    WebhookSecretMissingError,
     WebhookVerificationError,
 )
 from ventros_channels.publisher import EventPublisher, InMemoryEventPublisher
@@ -106,7 +113,9 @@ from ventros_channels.services import (
 )
 
 __all__ = [
+    "DEFAULT_RECENT_WINDOW",
     "EVENT_TYPES",
+    "MAX_METRIC_INCREMENT",
     "QR_CODE_TTL",
     "TRANSITIONS",
     "ActivationResult",
@@ -142,6 +151,7 @@ __all__ = [
     "ClaimStatus",
     "Clock",
     "ConcurrencyError",
+    "CorruptChannelError",
     "DeadLetter",
     "DedupeStore",
     "DeliveryUncertainError",
@@ -163,6 +173,7 @@ __all__ = [
     "InstagramConfig",
     "InvalidChannelError",
     "InvalidInputError",
+    "InvalidMetricsError",
     "InvalidRequestError",
     "InvalidTransitionError",
     "InvariantError",
@@ -174,6 +185,7 @@ __all__ = [
     "PipelineDisassociated",
     "PlatformError",
     "PlatformErrorDetails",
+    "PlatformSyncError",
     "PlatformUnavailableError",
     "RateLimitedError",
     "RecipientUnavailableError",
@@ -187,6 +199,7 @@ __all__ = [
     "SystemClock",
     "TelegramConfig",
     "UnknownChannelTypeError",
+    "UnknownSessionStatusError",
     "VentrosChannelsError",
     "WAHAApiKeyAuth",
     "WAHABasicAuth",
@@ -197,6 +210,7 @@ __all__ = [
     "WebhookDispatcher",
     "WebhookError",
     "WebhookPayloadError",
+    "WebhookSecretMissingError",
     "WebhookSecretRotated",
     "WebhookSettings",
     "WebhookStatus",

@@ -119,6 +119,9 @@ class _Snapshot(_Model):
     waha_session: _Waha | None = None
     history_import: _Import | None = None
     last_history_import_at: datetime | None = None
+    connected_at: datetime | None = None
+    status_since: datetime | None = None
+    active_seconds: float = Field(0.0, ge=0)
     created_at: datetime
     updated_at: datetime
     deleted_at: datetime | None = None
@@ -202,6 +205,9 @@ def channel_to_snapshot(ch: Channel) -> dict[str, Any]:
             "error": h.error,
         },
         "last_history_import_at": _iso(ch.last_history_import_at),
+        "connected_at": _iso(ch.connected_at),
+        "status_since": _iso(ch.status_since),
+        "active_seconds": ch._active_seconds,
         "created_at": _iso(ch.created_at),
         "updated_at": _iso(ch.updated_at),
         "deleted_at": _iso(ch.deleted_at),
@@ -239,6 +245,10 @@ def channel_from_snapshot(ch: Channel, data: Mapping[str, Any]) -> Channel:
     if snap.history_import is not None:
         ch._history_import = HistoryImport(**snap.history_import.model_dump())
     ch._last_history_import_at = snap.last_history_import_at
+    ch._connected_at = snap.connected_at
+    # rows written before status times were kept: the last change is the best guess
+    ch._status_since = snap.status_since or snap.updated_at
+    ch._active_seconds = snap.active_seconds
     ch._created_at = snap.created_at
     ch._updated_at = snap.updated_at
     ch._deleted_at = snap.deleted_at
