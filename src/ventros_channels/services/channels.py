@@ -271,7 +271,7 @@ class ChannelService:
     async def _apply_session(
         self, channel: Channel, adapter: SessionPairing, status: str
     ) -> ActivationResult:
-        session_status = WAHASessionStatus(status)
+        session_status = WAHASessionStatus.parse(status)
         channel.record_session_status(session_status)
         qr: str | None = None
         wants_qr = session_status is WAHASessionStatus.SCAN_QR_CODE or channel.needs_new_qr_code()
