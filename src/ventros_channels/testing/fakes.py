@@ -549,6 +549,7 @@ class FakePlatforms:
             self.telegram.requests.append(request)
             return self.telegram.handle(request)
         if host == WAHA_HOST:
+            self.waha.requests.append(request)
             return await self.waha.handle(request)
         if host == GRAPH_HOST:
             self.graph.requests.append(request)
