@@ -12,14 +12,24 @@ from ventros_channels.services.dispatcher import (
     EventHandler,
     WebhookDispatcher,
 )
+from ventros_channels.services.requests import (
+    ActivateSessionRequest,
+    ConfigureWebhookRequest,
+    CreateChannelRequest,
+    ImportHistoryRequest,
+)
 
 __all__ = [
+    "ActivateSessionRequest",
     "ActivationResult",
     "ChannelReport",
     "ChannelService",
+    "ConfigureWebhookRequest",
+    "CreateChannelRequest",
     "DeadLetter",
     "DispatcherStats",
     "EventHandler",
+    "ImportHistoryRequest",
     "WebhookDispatcher",
     "WebhookStatus",
 ]
