@@ -695,7 +695,8 @@ class Channel:
         """Activation started and awaits the platform (e.g. a WAHA QR scan): ``connecting``."""
         self._move(ChannelStatus.CONNECTING, "activation requested")
 
-    def _check_activatable(self) -> None:
+    def check_activatable(self) -> None:
+        """Raise what :meth:`activate` would refuse for (webhook URL, verification)."""
         if not self._webhook.is_configured:
             raise InvariantError(
                 "webhook_not_configured",
@@ -721,7 +722,7 @@ class Channel:
         self._ensure_not_deleted()
         if self._status is ChannelStatus.ACTIVE:
             return
-        self._check_activatable()
+        self.check_activatable()
         self._move(ChannelStatus.ACTIVE, reason)
         self._record(ev.ChannelActivated)
 
@@ -870,7 +871,7 @@ class Channel:
             ChannelStatus.INACTIVE,
             ChannelStatus.ACTIVE,
         ):
-            self._check_activatable()
+            self.check_activatable()
         now = self._clock.now()
         if new is not session.status:
             self._waha = attrs.evolve(session, status=new, status_changed_at=now)
