@@ -157,7 +157,8 @@ class GraphAdapter(ChannelAdapter[ConfigT], Generic[ConfigT]):
             prefix="sha256=",
         )
 
-    def sign(self, body: bytes, secret: str, *, now: datetime) -> dict[str, str]:
+    def sign(self, body: bytes, secret: str, *, now: datetime | None = None) -> dict[str, str]:
+        """Meta signs the body alone; the time plays no part (``now`` optional)."""
         return {"X-Hub-Signature-256": "sha256=" + hmac_hex(secret.encode(), body)}
 
     def handshake(self, request: WebhookRequest, config: ConfigT) -> WebhookResponse | None:

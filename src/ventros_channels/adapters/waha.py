@@ -175,6 +175,7 @@ class WAHAAdapter(ChannelAdapter[WAHAConfig]):
             Capability.GROUPS,
             Capability.INBOUND_MEDIA,
             Capability.OUTBOUND_MEDIA,
+            Capability.MEDIA_UPLOAD,
             Capability.MEDIA_DOWNLOAD,
             Capability.REACTIONS,
             Capability.EDITS,
