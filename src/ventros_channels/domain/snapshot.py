@@ -69,6 +69,8 @@ class _Metrics(_Model):
     failed: int = Field(0, ge=0)
     webhooks_accepted: int = Field(0, ge=0)
     webhooks_rejected: int = Field(0, ge=0)
+    send_time_ms: int = Field(0, ge=0)
+    timed_sends: int = Field(0, ge=0)
     last_message_at: datetime | None = None
     last_webhook_at: datetime | None = None
     last_error_at: datetime | None = None
@@ -143,6 +145,8 @@ def metrics_to_dict(m: ChannelMetrics) -> dict[str, Any]:
         "failed": m.failed,
         "webhooks_accepted": m.webhooks_accepted,
         "webhooks_rejected": m.webhooks_rejected,
+        "send_time_ms": m.send_time_ms,
+        "timed_sends": m.timed_sends,
         "last_message_at": _iso(m.last_message_at),
         "last_webhook_at": _iso(m.last_webhook_at),
         "last_error_at": _iso(m.last_error_at),

@@ -65,6 +65,8 @@ _COUNTS = (
     "failed",
     "webhooks_accepted",
     "webhooks_rejected",
+    "send_time_ms",
+    "timed_sends",
 )
 
 
@@ -94,6 +96,9 @@ class MetricsDelta:
     failed: int = 0
     webhooks_accepted: int = 0
     webhooks_rejected: int = 0
+    send_time_ms: int = 0
+    """Milliseconds the platform took to answer the sends counted in ``timed_sends``."""
+    timed_sends: int = 0
     last_message_at: datetime | None = None
     last_webhook_at: datetime | None = None
     last_error_at: datetime | None = None
@@ -152,10 +157,19 @@ class ChannelMetrics:
     failed: int = 0
     webhooks_accepted: int = 0
     webhooks_rejected: int = 0
+    send_time_ms: int = 0
+    """Total milliseconds the platform took to answer timed sends."""
+    timed_sends: int = 0
+    """Sends whose answer time is in ``send_time_ms``."""
     last_message_at: datetime | None = None
     last_webhook_at: datetime | None = None
     last_error_at: datetime | None = None
     last_error: str | None = None
+
+    @property
+    def average_send_time_ms(self) -> float | None:
+        """Mean time the platform took to answer a send (``None`` before any timed send)."""
+        return self.send_time_ms / self.timed_sends if self.timed_sends else None
 
     def apply(self, d: MetricsDelta) -> ChannelMetrics:
         """The metrics after ``d`` (timestamps only move forward)."""
@@ -171,6 +185,8 @@ class ChannelMetrics:
             failed=self.failed + d.failed,
             webhooks_accepted=self.webhooks_accepted + d.webhooks_accepted,
             webhooks_rejected=self.webhooks_rejected + d.webhooks_rejected,
+            send_time_ms=self.send_time_ms + d.send_time_ms,
+            timed_sends=self.timed_sends + d.timed_sends,
             last_message_at=_later(self.last_message_at, d.last_message_at),
             last_webhook_at=_later(self.last_webhook_at, d.last_webhook_at),
             last_error_at=_later(self.last_error_at, d.last_error_at),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, Literal, TypeVar
@@ -83,7 +84,10 @@ class WebhookStatus:
 
 @attrs.frozen
 class ChannelReport:
-    """Usage figures of a channel, computed from what the library saw."""
+    """Usage figures of a channel, computed from what the library saw (see the metrics guide
+    for each definition). ``None`` means there is nothing to compute from yet;
+    ``not_observed`` names the metrics the library has no data for at all.
+    """
 
     channel_id: UUID
     status: ChannelStatus
@@ -102,6 +106,15 @@ class ChannelReport:
     last_activity_at: datetime | None
     last_error_at: datetime | None
     last_error: str | None
+    average_response_time_ms: float | None = None
+    """Mean time the platform took to answer an outbound send, in milliseconds."""
+    uptime_percentage: float | None = None
+    """Share of the time since the first connection spent ``active``, 0-100."""
+    sessions_created: int | None = None
+    """Conversations started: not observed by the library (always ``None``)."""
+    active_sessions: int | None = None
+    """Conversations open now: not observed by the library (always ``None``)."""
+    not_observed: tuple[str, ...] = ("sessions_created", "active_sessions")
 
 
 class ChannelService:
@@ -133,6 +146,7 @@ class ChannelService:
         on_change: Callable[[UUID], Awaitable[None]] | None = None,
         qr_code_ttl: timedelta = QR_CODE_TTL,
         session_stop: SessionStop = "stop",
+        timer: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.repository = repository
         self.http = http
@@ -144,6 +158,8 @@ class ChannelService:
         """Awaited with the channel id after every save (e.g. a dispatcher's cache eviction)."""
         self.qr_code_ttl = qr_code_ttl
         self.session_stop: SessionStop = session_stop
+        self.timer = timer
+        """Monotonic seconds, for the time a platform takes to answer a send."""
 
     # ------------------------------------------------------------------ plumbing
 
@@ -540,6 +556,7 @@ class ChannelService:
             raise ChannelInactiveError(str(channel.id), channel.status.value)
         adapter = self.adapter_for(channel)
         now = self.clock.now()
+        started = self.timer()
         try:
             result = await adapter.send(self.http, channel.config, message)
         except PlatformError as exc:
@@ -547,8 +564,11 @@ class ChannelService:
             await self.repository.record_metrics(channel.id, delta, tenant_id=tenant_id)
             raise
         counted = message.kind not in ("reaction", "mark_as_read", "typing")
-        delta = MetricsDelta(sent=1, last_message_at=now) if counted else MetricsDelta()
-        if not delta.is_empty:
+        if counted:
+            took = max(0, round((self.timer() - started) * 1000))
+            delta = MetricsDelta(
+                sent=1, last_message_at=now, send_time_ms=min(took, 600_000), timed_sends=1
+            )
             await self.repository.record_metrics(channel.id, delta, tenant_id=tenant_id)
         if channel.status is not ChannelStatus.ACTIVE and channel.mark_reachable("send"):
             try:
@@ -558,9 +578,14 @@ class ChannelService:
         return result
 
     async def report(self, channel_id: UUID, *, tenant_id: str) -> ChannelReport:
-        """The seed's metrics, tracked and suggested, that the library can compute."""
+        """The channel report: counters, rates, response time and uptime (GenerateChannelReport).
+
+        Conversations (sessions) belong to the host, not to this library, so their counts are
+        reported as not observed.
+        """
         channel = await self.repository.get(channel_id, tenant_id=tenant_id)
         m = channel.metrics
+        uptime = channel.uptime(self.clock.now())
         handled = m.messages_received + m.messages_sent
         webhooks = m.webhooks_accepted + m.webhooks_rejected
         return ChannelReport(
@@ -578,4 +603,6 @@ class ChannelService:
             last_activity_at=m.last_message_at,
             last_error_at=m.last_error_at,
             last_error=m.last_error,
+            average_response_time_ms=m.average_send_time_ms,
+            uptime_percentage=None if uptime is None else round(uptime * 100, 3),
         )
