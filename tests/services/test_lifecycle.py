@@ -41,14 +41,9 @@ def make_dispatcher(
 ) -> tuple[WebhookDispatcher, SessionHook]:
     """The one place these tests build a dispatcher (inline, uncached) and its session hook.
 
-    WAHA ``session.status`` deliveries go through the service's ``apply_session_status``, the
-    same use case a host calls; the service tells the dispatcher about every change.
+    WAHA ``session.status`` deliveries go through the service's ready hook (its
+    ``apply_session_status`` use case); the service tells the dispatcher about every change.
     """
-
-    async def session_hook(channel: Channel, event: SessionStatusChanged) -> None:
-        await service.apply_session_status(
-            channel.id, tenant_id=channel.tenant_id, status=event.status
-        )
 
     dispatcher = WebhookDispatcher(
         repo,
@@ -56,10 +51,10 @@ def make_dispatcher(
         clock=clock,
         cache_ttl=timedelta(0),
         mode="inline",
-        session_status_hook=session_hook,
+        session_status_hook=service.on_session_status,
     )
     service.on_change = dispatcher.on_channel_changed
-    return dispatcher, session_hook
+    return dispatcher, service.on_session_status
 
 
 @pytest.fixture
@@ -318,3 +313,23 @@ async def test_a_successful_send_or_test_brings_a_channel_back(
         else:
             await service.test_connection(channel_id, tenant_id=TENANT)
         assert await status(service, channel_id) is ChannelStatus.ACTIVE
+
+
+async def test_the_session_hook_drops_what_it_cannot_apply(
+    service: ChannelService, fakes: FakePlatforms, caplog: pytest.LogCaptureFixture
+) -> None:
+    channel_id = await create(service, fakes, "waha")
+    channel = await service.get_channel(channel_id, tenant_id=TENANT)
+    event = waha_event(fakes.waha.session_status(status="HIBERNATING").body, channel)
+    await service.on_session_status(channel, event)
+    after = await service.get_channel(channel_id, tenant_id=TENANT)
+    assert after.to_snapshot() == channel.to_snapshot()
+    assert "HIBERNATING" in caplog.text
+
+
+async def test_a_health_check_leaves_a_never_started_session_alone(
+    service: ChannelService, fakes: FakePlatforms
+) -> None:
+    channel_id = await create(service, fakes, "waha")
+    assert await service.refresh_status(channel_id, tenant_id=TENANT) is ChannelStatus.CONNECTING
+    assert fakes.waha.requests == []

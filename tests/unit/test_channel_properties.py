@@ -32,11 +32,13 @@ EXPECTED = (DomainError, InvalidInputError)
 
 
 class ChannelMachine(RuleBasedStateMachine):
+    channel_type = "waha"
+
     def __init__(self) -> None:
         super().__init__()
         self.clock = FixedClock()
         self.repo = InMemoryChannelRepository(clock=self.clock)
-        self.channel = ChannelFactory(self.clock)("waha")
+        self.channel = ChannelFactory(self.clock)(self.channel_type)
         self.before = self.channel.status
 
     def attempt(self, command: object) -> None:
@@ -86,6 +88,11 @@ class ChannelMachine(RuleBasedStateMachine):
     @rule(status=st.sampled_from([*WAHASessionStatus, "SOMETHING_NEW", "working", ""]))
     def session(self, status: str) -> None:
         self.attempt(lambda: self.channel.record_session_status(status))
+
+    @rule()
+    def paired(self) -> None:
+        """WAHA's WORKING on its own rule: the status that activates, so the riskiest one."""
+        self.attempt(lambda: self.channel.record_session_status(WAHASessionStatus.WORKING))
 
     @rule(source=st.sampled_from(["health check", "test connection", "send"]))
     def platform_reachable(self, source: str) -> None:
@@ -172,9 +179,10 @@ class ChannelMachine(RuleBasedStateMachine):
             return  # inactive is the user's decision: only the user undoes it
         if not self.channel.webhook.is_configured or self.channel.missing_verification():
             return  # never activated: the operator path above applies
-        paired = self.copy()
-        paired.record_session_status(WAHASessionStatus.WORKING)
-        assert paired.status is ChannelStatus.ACTIVE
+        if self.channel.waha_session is not None:
+            paired = self.copy()
+            paired.record_session_status(WAHASessionStatus.WORKING)
+            assert paired.status is ChannelStatus.ACTIVE
         if self.channel.status in (ChannelStatus.ERROR, ChannelStatus.DISCONNECTED):
             checked = self.copy()
             assert checked.mark_reachable("health check")
@@ -191,7 +199,7 @@ class ChannelMachine(RuleBasedStateMachine):
             channel.deactivate,
             channel.request_activation,
             channel.delete,
-            lambda: channel.record_session_status("WORKING"),
+            lambda: channel.record_session_status("WORKING"),  # not_waha for Telegram
             lambda: channel.mark_reachable("health check"),
             lambda: channel.configure_webhook(base_url="https://crm.example.test"),
             lambda: channel.request_history_import("all"),
@@ -218,8 +226,8 @@ class ChannelMachine(RuleBasedStateMachine):
     @invariant()
     def qr_is_only_readable_while_valid(self) -> None:
         session = self.channel.waha_session
-        assert session is not None
-        if self.channel.qr_code is not None:
+        assert (session is not None) == (self.channel_type == "waha")
+        if session is not None and self.channel.qr_code is not None:
             assert session.qr_expires_at is not None
             assert self.clock.now() < session.qr_expires_at
 
@@ -236,8 +244,18 @@ class ChannelMachine(RuleBasedStateMachine):
 
 TestChannelMachine = ChannelMachine.TestCase
 TestChannelMachine.settings = settings(
-    max_examples=60,
+    max_examples=150,
     stateful_step_count=30,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
+
+
+class TelegramMachine(ChannelMachine):
+    """The same rules for a type without a paired session: health checks bring it back."""
+
+    channel_type = "telegram"
+
+
+TestTelegramMachine = TelegramMachine.TestCase
+TestTelegramMachine.settings = TestChannelMachine.settings

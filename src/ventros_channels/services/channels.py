@@ -36,12 +36,15 @@ from ventros_channels.errors import (
     CapabilityNotSupportedError,
     ChannelInactiveError,
     ConcurrencyError,
+    InvalidTransitionError,
     InvariantError,
     PermissionDeniedError,
     PlatformError,
     PlatformSyncError,
     ResourceNotFoundError,
+    UnknownSessionStatusError,
 )
+from ventros_channels.messaging.inbound import SessionStatusChanged
 from ventros_channels.messaging.outbound import OutboundMessage, SendResult
 from ventros_channels.publisher import EventPublisher, InMemoryEventPublisher
 from ventros_channels.repository import ChannelRepository
@@ -377,6 +380,20 @@ class ChannelService:
         channel.record_session_status(status)
         return await self._commit(channel)
 
+    async def on_session_status(self, channel: Channel, event: SessionStatusChanged) -> None:
+        """A ready ``session_status_hook`` for :class:`WebhookDispatcher`: applies the status
+        through :meth:`apply_session_status` (saved, published, ``on_change`` called).
+
+        A status that cannot be applied (unknown, or WORKING for a channel that cannot be
+        activated) is logged and dropped: the delivery was genuine, retrying it changes nothing.
+        """
+        try:
+            await self.apply_session_status(
+                channel.id, tenant_id=channel.tenant_id, status=event.status
+            )
+        except (UnknownSessionStatusError, InvariantError, InvalidTransitionError) as exc:
+            logger.warning("session status not applied to %s: %s", channel.id, exc)
+
     async def deactivate(
         self, channel_id: UUID, *, tenant_id: str, session_stop: SessionStop | None = None
     ) -> Channel:
@@ -480,6 +497,9 @@ class ChannelService:
         channel = await self._load(channel_id, tenant_id)
         if channel.status is ChannelStatus.INACTIVE:
             return channel.status
+        session = channel.waha_session
+        if session is not None and session.status is None:
+            return channel.status  # the session was never started: there is nothing to check
         adapter = self.adapter_for(channel)
         try:
             if isinstance(adapter, SessionPairing) and adapter.supports(Capability.SESSION_PAIRING):
