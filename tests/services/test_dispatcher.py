@@ -302,6 +302,17 @@ async def test_unsigned_deliveries_need_an_explicit_opt_in(
         channel_type="webchat",
         config=webchat_config(secret=None),
     )
+    signed_only = await service.create_channel(
+        tenant_id=TENANT,
+        project_id=PROJECT,
+        name="Secret made for it",
+        channel_type="webchat",
+        config=webchat_config(site="site-43", secret=None),
+    )
+    assert signed_only.config.webhook_secret() is not None  # generated with the webhook URL
+    await service.activate(signed_only.id, tenant_id=TENANT)
+    anonymous = WebhookRequest("POST", delivery("a1", site="site-43"), {})
+    assert (await dispatcher.handle("webchat", signed_only.id, anonymous)).status == 401
     loaded = await repo.get(channel.id, tenant_id=TENANT)
     loaded.allow_unsigned_webhooks()
     loaded.configure_webhook("https://crm.example.test/hook")
