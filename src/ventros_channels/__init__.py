@@ -8,7 +8,9 @@ from ventros_channels.cache import ChannelCache, InMemoryChannelCache
 from ventros_channels.clock import Clock, SystemClock
 from ventros_channels.dedupe import Claim, ClaimStatus, DedupeStore, InMemoryDedupeStore
 from ventros_channels.domain import (
+    DEFAULT_RECENT_WINDOW,
     EVENT_TYPES,
+    MAX_METRIC_INCREMENT,
     QR_CODE_TTL,
     TRANSITIONS,
     Channel,
@@ -68,6 +70,7 @@ from ventros_channels.errors import (
     ChannelNotFoundError,
     ChatMigratedError,
     ConcurrencyError,
+    CorruptChannelError,
     DeliveryUncertainError,
     DomainError,
     FieldError,
@@ -75,6 +78,7 @@ from ventros_channels.errors import (
     InboxUnavailableError,
     InvalidChannelError,
     InvalidInputError,
+    InvalidMetricsError,
     InvalidRequestError,
     InvalidTransitionError,
     InvariantError,
@@ -83,6 +87,7 @@ from ventros_channels.errors import (
     PermissionDeniedError,
     PlatformError,
     PlatformErrorDetails,
+    PlatformSyncError,
     PlatformUnavailableError,
     RateLimitedError,
     RecipientUnavailableError,
@@ -90,9 +95,11 @@ from ventros_channels.errors import (
     RepositoryUnavailableError,
     ResourceNotFoundError,
     UnknownChannelTypeError,
+    UnknownSessionStatusError,
     VentrosChannelsError,
     WebhookError,
     WebhookPayloadError,
+    WebhookSecretMissingError,
     WebhookVerificationError,
 )
 from ventros_channels.inbox import Delivery, Inbox, InboxStats, InMemoryInbox, Leased
@@ -114,7 +121,9 @@ from ventros_channels.services import (
 )
 
 __all__ = [
+    "DEFAULT_RECENT_WINDOW",
     "EVENT_TYPES",
+    "MAX_METRIC_INCREMENT",
     "QR_CODE_TTL",
     "TRANSITIONS",
     "ActivationResult",
@@ -150,6 +159,7 @@ __all__ = [
     "ClaimStatus",
     "Clock",
     "ConcurrencyError",
+    "CorruptChannelError",
     "DeadLetter",
     "DedupeStore",
     "Delivery",
@@ -178,6 +188,7 @@ __all__ = [
     "IntakeSettings",
     "InvalidChannelError",
     "InvalidInputError",
+    "InvalidMetricsError",
     "InvalidRequestError",
     "InvalidTransitionError",
     "InvariantError",
@@ -191,6 +202,7 @@ __all__ = [
     "PipelineDisassociated",
     "PlatformError",
     "PlatformErrorDetails",
+    "PlatformSyncError",
     "PlatformUnavailableError",
     "RateLimitedError",
     "RecipientUnavailableError",
@@ -205,6 +217,7 @@ __all__ = [
     "SystemClock",
     "TelegramConfig",
     "UnknownChannelTypeError",
+    "UnknownSessionStatusError",
     "VentrosChannelsError",
     "WAHAApiKeyAuth",
     "WAHABasicAuth",
@@ -215,6 +228,7 @@ __all__ = [
     "WebhookDispatcher",
     "WebhookError",
     "WebhookPayloadError",
+    "WebhookSecretMissingError",
     "WebhookSecretRotated",
     "WebhookSettings",
     "WebhookStatus",

@@ -1,8 +1,10 @@
 """Caching of channel snapshots for the webhook path.
 
-The seed system caches channel config for a minute; a webhook endpoint must not hit the
-database for every delivery. Any save or delete through :class:`CachedChannelRepository`
-invalidates the entry, in every process sharing the cache (Redis).
+A webhook endpoint must not hit the database for every delivery, so the dispatcher keeps
+channel snapshots in a :class:`ChannelCache` for a short time. Every change made through
+:class:`~ventros_channels.services.ChannelService` evicts the entry when the service's
+``on_change`` is the dispatcher's ``on_channel_changed``, in every process sharing the cache
+(Redis).
 """
 
 from __future__ import annotations

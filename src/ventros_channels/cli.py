@@ -143,7 +143,10 @@ if click is not None:
         help="Directory of resumable checkpoints.",
     )
     @click.option(
-        "--strategy", type=click.Choice(["all", "new_only"]), default="all", show_default=True
+        "--strategy",
+        type=click.Choice(["all", "new_only", "recent"]),
+        default="all",
+        show_default=True,
     )
     @click.option("--since-days", type=int, default=None, help="Only the last N days.")
     @click.option("--per-chat", type=int, default=None, help="At most N messages per chat.")

@@ -6,13 +6,17 @@ so ``except VentrosChannelsError`` catches them all. The tree::
     VentrosChannelsError
     ├── InvalidInputError               bad data handed to the library; lists every bad field
     │   ├── InvalidChannelError         aggregate fields (blank name, missing project, ...)
-    │   └── ChannelConfigError          per-platform configuration
+    │   ├── ChannelConfigError          per-platform configuration
+    │   ├── InvalidMetricsError         negative or absurd counter increments
+    │   └── UnknownSessionStatusError   a platform session status the library does not know
     ├── DomainError                     a rule of the Channel aggregate was broken
     │   ├── UnknownChannelTypeError     no config model / adapter for this type
     │   ├── InvalidTransitionError      status change not in the transition table
     │   └── InvariantError              e.g. activation before the webhook is configured
+    │       └── WebhookSecretMissingError   activation of a channel that cannot verify deliveries
     ├── RepositoryError
     │   ├── ChannelNotFoundError
+    │   ├── CorruptChannelError         a stored channel that does not load (names the channel)
     │   ├── ConcurrencyError            stale version on save (optimistic concurrency)
     │   └── RepositoryUnavailableError  the store cannot be reached
     ├── WebhookError
@@ -33,7 +37,8 @@ so ``except VentrosChannelsError`` catches them all. The tree::
         │   └── ChatMigratedError       Telegram group became a supergroup
         ├── ResourceNotFoundError       session / media / chat not found       (permanent)
         ├── PlatformUnavailableError    5xx, timeouts, connection errors       (retryable)
-        └── DeliveryUncertainError      a send failed ambiguously; may have been delivered
+        ├── DeliveryUncertainError      a send failed ambiguously; may have been delivered
+        └── PlatformSyncError           our side changed, the platform could not be told yet
 
 No message, ``repr`` or attribute of these errors ever holds a secret: they are built from
 field names, codes and the platform's own descriptions (with configured secrets redacted).
@@ -58,6 +63,7 @@ __all__ = [
     "ChannelNotFoundError",
     "ChatMigratedError",
     "ConcurrencyError",
+    "CorruptChannelError",
     "DeliveryUncertainError",
     "DomainError",
     "FieldError",
@@ -65,6 +71,7 @@ __all__ = [
     "InboxUnavailableError",
     "InvalidChannelError",
     "InvalidInputError",
+    "InvalidMetricsError",
     "InvalidRequestError",
     "InvalidTransitionError",
     "InvariantError",
@@ -75,6 +82,7 @@ __all__ = [
     "PermissionDeniedError",
     "PlatformError",
     "PlatformErrorDetails",
+    "PlatformSyncError",
     "PlatformUnavailableError",
     "RateLimitedError",
     "RecipientUnavailableError",
@@ -82,9 +90,11 @@ __all__ = [
     "RepositoryUnavailableError",
     "ResourceNotFoundError",
     "UnknownChannelTypeError",
+    "UnknownSessionStatusError",
     "VentrosChannelsError",
     "WebhookError",
     "WebhookPayloadError",
+    "WebhookSecretMissingError",
     "WebhookVerificationError",
     "raise_unchained",
 ]
@@ -153,6 +163,23 @@ class ChannelConfigError(InvalidInputError):
         super().__init__(f"{channel_type} config", errors)
 
 
+class InvalidMetricsError(InvalidInputError):
+    """A metrics increment is negative, not an integer, or too large to be real."""
+
+    def __init__(self, errors: Sequence[FieldError]) -> None:
+        super().__init__("metrics increment", errors)
+
+
+class UnknownSessionStatusError(InvalidInputError):
+    """The platform reported a session status the library does not know (nothing was changed)."""
+
+    def __init__(self, status: str) -> None:
+        self.status = status[:64]
+        super().__init__(
+            "session status", [FieldError("session_status", f"unknown status {self.status!r}")]
+        )
+
+
 class DomainError(VentrosChannelsError):
     """A rule of the Channel aggregate was broken."""
 
@@ -186,6 +213,20 @@ class InvariantError(DomainError):
         super().__init__(message)
 
 
+class WebhookSecretMissingError(InvariantError):
+    """The channel cannot verify webhook deliveries; ``missing`` names what to provide."""
+
+    def __init__(self, channel_id: str, missing: str, hint: str = "") -> None:
+        self.channel_id = channel_id
+        self.missing = missing
+        extra = f" ({hint})" if hint else ""
+        super().__init__(
+            "webhook_secret_missing",
+            f"channel {channel_id} cannot verify webhook deliveries: set {missing}{extra}, "
+            "or allow unsigned deliveries explicitly",
+        )
+
+
 class RepositoryError(VentrosChannelsError):
     """Base of persistence errors."""
 
@@ -209,6 +250,19 @@ class ConcurrencyError(RepositoryError):
             f"channel {channel_id} was modified concurrently: expected stored version "
             f"{expected_version}, found {actual_version}"
         )
+
+
+class CorruptChannelError(RepositoryError):
+    """A stored channel does not load; ``channel_id`` and the bad field names say which and why.
+
+    The message never holds the stored values (they may be secrets).
+    """
+
+    def __init__(self, channel_id: str, errors: Sequence[FieldError]) -> None:
+        self.channel_id = channel_id
+        self.errors: tuple[FieldError, ...] = tuple(errors)
+        detail = "; ".join(str(e) for e in self.errors) or "unreadable"
+        super().__init__(f"stored channel {channel_id} is invalid: {detail}")
 
 
 class RepositoryUnavailableError(RepositoryError):
@@ -411,3 +465,24 @@ class DeliveryUncertainError(PlatformError):
     """
 
     idempotency_key: str | None = None
+
+
+class PlatformSyncError(PlatformError):
+    """The channel changed here, but telling the platform failed; ``cause`` is that failure.
+
+    The channel records what the platform still does (e.g. the webhook stays marked active), so
+    repeating the same call retries only the platform part.
+    """
+
+    def __init__(self, channel_id: str, operation: str, cause: PlatformError) -> None:
+        self.channel_id = channel_id
+        self.operation = operation
+        self.cause = cause
+        self.retryable = cause.retryable
+        super().__init__(
+            f"{operation} of channel {channel_id} is done here but the platform was not updated "
+            f"({cause}); call it again to retry",
+            platform=cause.platform,
+            status_code=cause.status_code,
+            code=cause.code,
+        )

@@ -20,7 +20,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 from uuid import UUID
@@ -202,9 +202,14 @@ class JsonLinesHistorySink:
 
 @attrs.frozen
 class ImportOptions:
-    """How to import. ``since``/``until`` bound message times; ``per_chat_limit`` caps each chat."""
+    """How to import. ``since``/``until`` bound message times; ``per_chat_limit`` caps each chat.
 
-    strategy: ImportStrategy = ImportStrategy.ALL
+    ``strategy`` ``None`` uses the channel's configured strategy (``all`` for types without
+    one); ``window`` is the reach of ``recent`` (default: the channel's configured window).
+    """
+
+    strategy: ImportStrategy | None = None
+    window: timedelta | None = None
     since: datetime | None = None
     until: datetime | None = None
     per_chat_limit: int | None = None
@@ -299,6 +304,7 @@ class HistoryImporter:
                 since=opts.since,
                 until=opts.until,
                 per_chat_limit=opts.per_chat_limit,
+                window=opts.window,
             )
         current = channel.history_import
         assert current is not None
@@ -381,7 +387,12 @@ class HistoryImporter:
         options: ImportOptions | None = None,
         import_id: str | None = None,
     ) -> ImportReport:
-        """Import (or resume) the channel's history into ``sink``."""
+        """Import (or resume) the channel's history into ``sink``.
+
+        Refused with :class:`InvariantError` when the strategy (given, or the channel's) is
+        ``none`` (rule ``nothing_to_import``) or the channel was never active
+        (``never_activated``); nothing is asked of the platform then.
+        """
         opts = options or ImportOptions()
         channel = await self.repository.get(channel_id, tenant_id=tenant_id)
         adapter = self.registry.get(str(channel.channel_type))
@@ -389,9 +400,15 @@ class HistoryImporter:
             raise CapabilityNotSupportedError(str(channel.channel_type), "history_import")
         import_id = import_id or f"{channel.id}"
         checkpoint = await self.checkpoints.load(import_id)
+        last = channel.history_import
+        if last is not None and last.state is HistoryImportState.COMPLETED:
+            checkpoint = None  # that import finished: this is a new one, not a resume
         resumed = checkpoint is not None
-        if opts.strategy is ImportStrategy.NONE:
-            raise InvariantError("nothing_to_import", "strategy 'none' imports nothing")
+        strategy = opts.strategy or channel.config.import_defaults()[0]
+        if strategy is ImportStrategy.NONE:
+            raise InvariantError(
+                "nothing_to_import", f"channel {channel.id}: strategy 'none' imports nothing"
+            )
         await self.begin(channel_id, tenant_id=tenant_id, options=opts)
         channel = await self.repository.get(channel_id, tenant_id=tenant_id)
         assert channel.history_import is not None

@@ -16,7 +16,7 @@ import attrs
 from ventros_channels.domain.channel import Channel
 from ventros_channels.domain.types import ChannelType
 from ventros_channels.domain.values import MetricsDelta
-from ventros_channels.errors import FieldError, InvalidInputError
+from ventros_channels.errors import CorruptChannelError, FieldError, InvalidInputError
 
 __all__ = ["ChannelFilters", "ChannelPage", "ChannelRepository", "SortField"]
 
@@ -70,10 +70,15 @@ class ChannelFilters:
 
 @attrs.frozen
 class ChannelPage:
-    """One page of channels and the total number matching the query."""
+    """One page of channels and the total number matching the query.
+
+    ``unreadable`` holds a :class:`CorruptChannelError` for each stored channel of the page
+    that does not load (left out of ``items``, still counted in ``total``).
+    """
 
     items: tuple[Channel, ...]
     total: int
+    unreadable: tuple[CorruptChannelError, ...] = ()
 
 
 @runtime_checkable
@@ -91,7 +96,9 @@ class ChannelRepository(Protocol):
         ...
 
     async def get(self, channel_id: UUID, *, tenant_id: str) -> Channel:
-        """The channel (deleted ones included) or :class:`ChannelNotFoundError`."""
+        """The channel (deleted ones included) or :class:`ChannelNotFoundError`;
+        :class:`CorruptChannelError` naming it when the stored row does not load.
+        """
         ...
 
     async def lookup(self, channel_id: UUID) -> Channel | None:
@@ -108,7 +115,9 @@ class ChannelRepository(Protocol):
         ...
 
     async def find_by_project(self, project_id: UUID, *, tenant_id: str) -> list[Channel]:
-        """All non-deleted channels of a project, oldest first."""
+        """All non-deleted channels of a project, oldest first (rows that do not load are
+        logged and left out, here and in every listing).
+        """
         ...
 
     async def find_active_by_project(self, project_id: UUID, *, tenant_id: str) -> list[Channel]:
@@ -135,5 +144,8 @@ class ChannelRepository(Protocol):
     async def record_metrics(
         self, channel_id: UUID, delta: MetricsDelta, *, tenant_id: str
     ) -> None:
-        """Add counter increments atomically without a version check or bump."""
+        """Add counter increments atomically without a version check or bump.
+
+        Raises :class:`InvalidMetricsError` for a negative or absurd increment, writing nothing.
+        """
         ...

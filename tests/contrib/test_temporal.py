@@ -16,7 +16,7 @@ temporalio = pytest.importorskip("temporalio")
 from temporalio.client import WorkflowFailureError  # noqa: E402
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
-from ventros_channels import Channel, HistoryImportState  # noqa: E402
+from ventros_channels import Channel, HistoryImportState, ImportStrategy  # noqa: E402
 from ventros_channels.contrib.temporal import (  # noqa: E402
     HistoryImportActivities,
     HistoryImportInput,
@@ -25,6 +25,7 @@ from ventros_channels.contrib.temporal import (  # noqa: E402
 )
 from ventros_channels.history import (  # noqa: E402
     HistoryImporter,
+    ImportOptions,
     InMemoryCheckpointStore,
     InMemoryHistorySink,
 )
@@ -106,8 +107,11 @@ async def test_the_workflow_imports_what_the_engine_imports_across_a_worker_cras
         engine_sink = InMemoryHistorySink()
         fresh = await world()
         async with fresh[0].client() as http2:
-            await HistoryImporter(fresh[1], http=http2).run(
-                fresh[2].id, tenant_id="t", sink=engine_sink
+            await HistoryImporter(fresh[1], http=http2).run(  # the workflow's strategy
+                fresh[2].id,
+                tenant_id="t",
+                sink=engine_sink,
+                options=ImportOptions(ImportStrategy.ALL),
             )
 
     assert len(sink.events) == CHATS * PER_CHAT  # nothing lost

@@ -386,27 +386,39 @@ async def test_the_asgi_app_serves_the_routes(
     assert len(recorder.seen) == 1
 
 
-@pytest.mark.parametrize("secret", [None])
 async def test_unsigned_deliveries_need_an_explicit_opt_in(
-    secret: str | None,
     service: ChannelService,
     dispatcher: WebhookDispatcher,
     recorder: Recorder,
     repo: InMemoryChannelRepository,
 ) -> None:
-    channel = await service.create_channel(
+    channel = await ChannelService(
+        repo, http=service.http, registry=service.registry, clock=service.clock
+    ).create_channel(
         tenant_id=TENANT,
         project_id=PROJECT,
         name="No secret",
         channel_type="webchat",
-        config=webchat_config(secret=secret),
+        config=webchat_config(secret=None),
     )
-    await service.activate(channel.id, tenant_id=TENANT)
-    unsigned = WebhookRequest("POST", delivery("u1"), {})
-    assert (await dispatcher.handle("webchat", channel.id, unsigned)).status == 401
+    signed_only = await service.create_channel(
+        tenant_id=TENANT,
+        project_id=PROJECT,
+        name="Secret made for it",
+        channel_type="webchat",
+        config=webchat_config(site="site-43", secret=None),
+    )
+    assert signed_only.config.webhook_secret() is not None  # generated with the webhook URL
+    await service.activate(signed_only.id, tenant_id=TENANT)
+    anonymous = WebhookRequest("POST", delivery("a1", site="site-43"), {})
+    assert (await dispatcher.handle("webchat", signed_only.id, anonymous)).status == 401
     loaded = await repo.get(channel.id, tenant_id=TENANT)
     loaded.allow_unsigned_webhooks()
+    loaded.configure_webhook("https://crm.example.test/hook")
+    assert loaded.config.webhook_secret() is None  # opted out of signatures: none generated
     await repo.save(loaded)
+    await service.activate(channel.id, tenant_id=TENANT)
+    unsigned = WebhookRequest("POST", delivery("u1"), {})
     assert (await dispatcher.handle("webchat", channel.id, unsigned)).status == 200
     await dispatcher.drain()
     assert [e.message_id for e, _ in recorder.seen] == ["u1"]

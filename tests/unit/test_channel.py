@@ -277,6 +277,7 @@ def test_an_inactive_waha_channel_is_not_revived_and_others_have_no_session(
 ) -> None:
     channel = make("waha")
     channel.configure_webhook(base_url="https://crm.example.test")
+    channel.deactivate()
     channel.record_session_status("WORKING")
     assert channel.status is ChannelStatus.INACTIVE
     with pytest.raises(InvariantError) as caught:
@@ -285,7 +286,7 @@ def test_an_inactive_waha_channel_is_not_revived_and_others_have_no_session(
 
 
 def test_history_import_lifecycle(make: ChannelFactory, clock: FixedClock) -> None:
-    channel = make("waha")
+    channel = make("waha", active=True)
     with pytest.raises(InvalidChannelError):
         channel.request_history_import("none")
     with pytest.raises(InvalidChannelError):

@@ -207,7 +207,8 @@ class GraphAdapter(ChannelAdapter[ConfigT], Generic[ConfigT]):
         if sent_at is not None:  # changes that carry no time rely on their idempotency keys
             check_window(sent_at, keys.now, self.replay_window, keys.tolerance)
 
-    def sign(self, body: bytes, secret: str, *, now: datetime) -> dict[str, str]:
+    def sign(self, body: bytes, secret: str, *, now: datetime | None = None) -> dict[str, str]:
+        """Meta signs the body alone; the time plays no part (``now`` optional)."""
         return {"X-Hub-Signature-256": "sha256=" + hmac_hex(secret.encode(), body)}
 
     def handshake(self, request: WebhookRequest, config: ConfigT) -> WebhookResponse | None:

@@ -161,7 +161,8 @@ class TelegramAdapter(ChannelAdapter[TelegramConfig]):
             raise WebhookVerificationError("no secret token configured for this channel")
         verify_shared_token(request.header("x-telegram-bot-api-secret-token"), keys.secret_bytes())
 
-    def sign(self, body: bytes, secret: str, *, now: datetime) -> dict[str, str]:
+    def sign(self, body: bytes, secret: str, *, now: datetime | None = None) -> dict[str, str]:
+        """Telegram sends the secret token itself; the time plays no part (``now`` optional)."""
         return {"X-Telegram-Bot-Api-Secret-Token": secret}
 
     def parse(self, body: bytes, config: TelegramConfig | None = None) -> list[InboundEvent]:

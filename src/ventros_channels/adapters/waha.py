@@ -43,7 +43,7 @@ from ventros_channels.adapters.base import (
 )
 from ventros_channels.domain.channel import Channel
 from ventros_channels.domain.config import ChannelConfig, WAHAApiKeyAuth, WAHAConfig
-from ventros_channels.domain.types import ChannelType, WAHASessionStatus
+from ventros_channels.domain.types import ChannelType
 from ventros_channels.errors import (
     CapabilityNotSupportedError,
     InvalidRequestError,
@@ -174,8 +174,10 @@ def _vcard(card: str) -> SharedContact:
 def apply_session_status(channel: Channel, event: SessionStatusChanged) -> None:
     """Apply a WAHA ``session.status`` event to the channel (WORKING activates,
     SCAN_QR_CODE/STARTING mean connecting, STOPPED disconnects, FAILED is an error).
+
+    An unknown status raises :class:`~ventros_channels.errors.UnknownSessionStatusError`.
     """
-    channel.record_session_status(WAHASessionStatus(event.status))
+    channel.record_session_status(event.status)
 
 
 class WAHAAdapter(ChannelAdapter[WAHAConfig]):
@@ -189,6 +191,7 @@ class WAHAAdapter(ChannelAdapter[WAHAConfig]):
             Capability.GROUPS,
             Capability.INBOUND_MEDIA,
             Capability.OUTBOUND_MEDIA,
+            Capability.MEDIA_UPLOAD,
             Capability.MEDIA_DOWNLOAD,
             Capability.REACTIONS,
             Capability.EDITS,

@@ -1,6 +1,11 @@
 """The pure domain: the Channel aggregate, its value objects, state machine and events."""
 
-from ventros_channels.domain.channel import QR_CODE_TTL, Channel, RoutingContext
+from ventros_channels.domain.channel import (
+    DEFAULT_RECENT_WINDOW,
+    QR_CODE_TTL,
+    Channel,
+    RoutingContext,
+)
 from ventros_channels.domain.config import (
     ChannelConfig,
     InstagramConfig,
@@ -25,6 +30,7 @@ from ventros_channels.domain.types import (
     WAHASessionStatus,
 )
 from ventros_channels.domain.values import (
+    MAX_METRIC_INCREMENT,
     ChannelMetrics,
     HistoryImport,
     MetricsDelta,
@@ -34,6 +40,8 @@ from ventros_channels.domain.values import (
 )
 
 __all__ = [  # noqa: PLE0604
+    "DEFAULT_RECENT_WINDOW",
+    "MAX_METRIC_INCREMENT",
     "QR_CODE_TTL",
     "TRANSITIONS",
     "Channel",

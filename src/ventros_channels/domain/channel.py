@@ -8,10 +8,11 @@ records domain events; the caller saves the channel and then takes the events wi
 
 from __future__ import annotations
 
+import functools
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Any, Concatenate, Final, ParamSpec, TypeVar
 from uuid import UUID, uuid4
 
 import attrs
@@ -41,15 +42,41 @@ from ventros_channels.errors import (
     FieldError,
     InvalidChannelError,
     InvariantError,
+    WebhookSecretMissingError,
 )
 
-__all__ = ["QR_CODE_TTL", "Channel", "RoutingContext"]
+__all__ = ["DEFAULT_RECENT_WINDOW", "QR_CODE_TTL", "Channel", "RoutingContext"]
 
 QR_CODE_TTL: Final = timedelta(seconds=60)
-"""How long a WAHA pairing QR code stays valid."""
+"""How long a WAHA pairing QR code stays valid unless told otherwise."""
+DEFAULT_RECENT_WINDOW: Final = timedelta(days=7)
+"""How far back the ``recent`` import strategy reaches unless the channel or caller says."""
 MAX_NAME_LENGTH: Final = 200
 MAX_ERROR_LENGTH: Final = 1000
 _UNSET: Any = object()
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+_RECOVERABLE = frozenset({ChannelStatus.ERROR, ChannelStatus.DISCONNECTED})
+
+
+def _atomic(
+    method: Callable[Concatenate[Channel, _P], _R],
+) -> Callable[Concatenate[Channel, _P], _R]:
+    """Run a command all or nothing: if it raises, every field is put back as it was."""
+
+    @functools.wraps(method)
+    def run(self: Channel, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        saved = [getattr(self, name) for name in _STATE]
+        events = list(self._events)
+        try:
+            return method(self, *args, **kwargs)
+        except BaseException:
+            for name, value in zip(_STATE, saved, strict=True):
+                object.__setattr__(self, name, value)
+            self._events = events
+            raise
+
+    return run
 
 
 @attrs.frozen
@@ -91,11 +118,13 @@ class Channel:
     """Aggregate root of a messaging channel. Build with :meth:`create` or :meth:`from_snapshot`."""
 
     __slots__ = (
+        "_active_seconds",
         "_ai_agents_enabled",
         "_ai_enabled",
         "_channel_type",
         "_clock",
         "_config",
+        "_connected_at",
         "_created_at",
         "_deleted_at",
         "_events",
@@ -111,6 +140,7 @@ class Channel:
         "_retired_secrets",
         "_session_timeout",
         "_status",
+        "_status_since",
         "_tenant_id",
         "_updated_at",
         "_user_id",
@@ -142,6 +172,9 @@ class Channel:
     _created_at: datetime
     _updated_at: datetime
     _deleted_at: datetime | None
+    _connected_at: datetime | None
+    _status_since: datetime
+    _active_seconds: float
     _version: int
     _clock: Clock
     _events: list[ev.ChannelEvent]
@@ -169,7 +202,10 @@ class Channel:
         ai_agents_enabled: bool = False,
         clock: Clock | None = None,
     ) -> Channel:
-        """Create a new, inactive channel and record ``channel.created``.
+        """Create a new channel and record ``channel.created``.
+
+        A WAHA channel starts ``connecting`` (its session has to be paired before it can
+        work); every other type starts ``inactive`` until it is activated.
 
         Raises :class:`InvalidChannelError` naming every bad field, or
         :class:`ChannelConfigError` / :class:`UnknownChannelTypeError` for the config.
@@ -210,7 +246,10 @@ class Channel:
         self._user_id = user
         self._name = name.strip()
         self._channel_type = ctype
-        self._status = ChannelStatus.INACTIVE
+        self._status = (
+            ChannelStatus.CONNECTING if ctype == ChannelType.WAHA else ChannelStatus.INACTIVE
+        )
+        self._status_since = now
         self._config = parsed
         self._external_id = external_id or parsed.external_id()
         self._pipeline_id = pipeline
@@ -244,6 +283,8 @@ class Channel:
         self._last_history_import_at = None
         self._deleted_at = None
         self._waha = None
+        self._connected_at = None
+        self._active_seconds = 0.0
         return self
 
     # ------------------------------------------------------------------ read side
@@ -325,6 +366,39 @@ class Channel:
     def last_history_import_at(self) -> datetime | None:
         """When the last history import completed (the ``new_only`` lower bound)."""
         return self._last_history_import_at
+
+    @property
+    def connected_at(self) -> datetime | None:
+        """When the channel first became active (``None`` if it never did)."""
+        return self._connected_at
+
+    @property
+    def status_since(self) -> datetime:
+        """When the channel entered its current status."""
+        return self._status_since
+
+    def active_time(self, at: datetime | None = None) -> timedelta:
+        """Total time spent ``active`` up to ``at`` (default: now)."""
+        now = at or self._clock.now()
+        total = self._active_seconds
+        if self._status is ChannelStatus.ACTIVE and now > self._status_since:
+            total += (now - self._status_since).total_seconds()
+        return timedelta(seconds=total)
+
+    def uptime(self, at: datetime | None = None) -> float | None:
+        """Share of the time since the first connection spent ``active`` (0-1), or ``None``."""
+        now = at or self._clock.now()
+        if self._connected_at is None or now <= self._connected_at:
+            return None
+        span = (now - self._connected_at).total_seconds()
+        return min(1.0, self.active_time(now).total_seconds() / span)
+
+    def missing_verification(self) -> str | None:
+        """What the channel lacks to verify webhook deliveries (a config field), or ``None``."""
+        field = self._config.webhook_secret_field
+        if field is None or self._webhook.accept_unsigned:
+            return None
+        return None if self._config.webhook_secret() is not None else f"config.{field}"
 
     @property
     def created_at(self) -> datetime:
@@ -421,6 +495,7 @@ class Channel:
         """Change the display name."""
         self.update(name=name)
 
+    @_atomic
     def update(
         self,
         *,
@@ -478,6 +553,7 @@ class Channel:
 
     # ------------------------------------------------------------------ webhook
 
+    @_atomic
     def configure_webhook(
         self,
         url: str | None = None,
@@ -487,7 +563,9 @@ class Channel:
     ) -> str:
         """Set the webhook URL: ``url`` as given, or ``{base_url}/webhooks/{type}/{id}``.
 
-        Returns the URL. Records ``channel.webhook.configured``.
+        When the type holds a webhook secret the library may create and none is set yet, a
+        strong random one is generated (see :meth:`ensure_webhook_secret`). Returns the URL.
+        Records ``channel.webhook.configured``.
         """
         self._ensure_not_deleted()
         if (url is None) == (base_url is None):
@@ -508,7 +586,30 @@ class Channel:
         )
         self._touch()
         self._record(ev.WebhookConfigured, webhook_url=url, webhook_id=self._webhook.webhook_id)
+        self.ensure_webhook_secret()
         return url
+
+    @_atomic
+    def ensure_webhook_secret(self) -> bool:
+        """Generate the webhook secret if the type has one, none is set, and the library may
+        create it (not Meta's app secret, which belongs to the host's app). True if generated.
+
+        The secret is 43 URL-safe characters (256 random bits), valid for every platform's
+        alphabet (Telegram's ``secret_token`` allows A-Z, a-z, 0-9, ``_`` and ``-``).
+        """
+        self._ensure_not_deleted()
+        cfg = self._config
+        if (
+            cfg.webhook_secret_field is None
+            or not cfg.webhook_secret_generated
+            or cfg.webhook_secret() is not None
+            or self._webhook.accept_unsigned  # the host chose unsigned deliveries on purpose
+        ):
+            return False
+        self._config = cfg.with_webhook_secret(secrets.token_urlsafe(32))
+        self._touch()
+        self._record(ev.ChannelUpdated, changed_fields=("webhook_secret",))
+        return True
 
     def mark_webhook_inactive(self) -> None:
         """The platform no longer delivers here (unregistered); the URL is kept."""
@@ -517,6 +618,19 @@ class Channel:
             self._touch()
             self._record(ev.ChannelUpdated, changed_fields=("webhook_active",))
 
+    def mark_webhook_registered(self) -> None:
+        """The platform confirmed it delivers to the configured URL again."""
+        self._ensure_not_deleted()
+        if not self._webhook.is_configured:
+            raise InvariantError(
+                "webhook_not_configured", f"channel {self._id} has no webhook URL to register"
+            )
+        if not self._webhook.active:
+            self._webhook = attrs.evolve(self._webhook, active=True)
+            self._touch()
+            self._record(ev.ChannelUpdated, changed_fields=("webhook_active",))
+
+    @_atomic
     def allow_unsigned_webhooks(self, allowed: bool = True) -> None:
         """Explicitly accept (or stop accepting) deliveries that carry no signature.
 
@@ -529,6 +643,7 @@ class Channel:
             self._touch()
             self._record(ev.ChannelUpdated, changed_fields=("webhook_accept_unsigned",))
 
+    @_atomic
     def rotate_webhook_secret(
         self, new_secret: str | None = None, *, grace: timedelta = timedelta(hours=24)
     ) -> None:
@@ -564,37 +679,79 @@ class Channel:
             return False
         check_transition(self._status, to)
         before = self._status
+        now = self._clock.now()
+        if before is ChannelStatus.ACTIVE and now > self._status_since:
+            self._active_seconds += (now - self._status_since).total_seconds()
+        if to is ChannelStatus.ACTIVE and self._connected_at is None:
+            self._connected_at = now
         self._status = to
+        self._status_since = now
         self._touch()
         self._record(ev.ChannelStatusChanged, from_status=before, to_status=to, reason=reason)
         return True
 
+    @_atomic
     def request_activation(self) -> None:
         """Activation started and awaits the platform (e.g. a WAHA QR scan): ``connecting``."""
         self._move(ChannelStatus.CONNECTING, "activation requested")
 
-    def activate(self) -> None:
-        """Make the channel active. Requires a configured webhook."""
-        self._ensure_not_deleted()
-        if self._status is ChannelStatus.ACTIVE:
-            return
+    def check_activatable(self) -> None:
+        """Raise what :meth:`activate` would refuse for (webhook URL, verification)."""
         if not self._webhook.is_configured:
             raise InvariantError(
                 "webhook_not_configured",
                 f"channel {self._id} cannot be activated before its webhook is configured",
             )
-        self._move(ChannelStatus.ACTIVE, "activated")
+        missing = self.missing_verification()
+        if missing is not None:
+            hint = (
+                "the platform's secret, which only the host has"
+                if not self._config.webhook_secret_generated
+                else "or configure the webhook again to generate one"
+            )
+            raise WebhookSecretMissingError(str(self._id), missing, hint)
+
+    @_atomic
+    def activate(self, reason: str = "activated") -> None:
+        """Make the channel active.
+
+        Requires a configured webhook and a way to verify deliveries (the type's webhook secret,
+        or an explicit :meth:`allow_unsigned_webhooks`); raises
+        :class:`WebhookSecretMissingError` naming the missing field otherwise.
+        """
+        self._ensure_not_deleted()
+        if self._status is ChannelStatus.ACTIVE:
+            return
+        self.check_activatable()
+        self._move(ChannelStatus.ACTIVE, reason)
         self._record(ev.ChannelActivated)
 
+    @_atomic
+    def mark_reachable(self, source: str) -> bool:
+        """The platform just proved the channel works (a health check, a test connection or a
+        send succeeded): an ``error`` or ``disconnected`` channel becomes ``active`` again.
+
+        Other statuses are left alone: ``inactive`` is the user's decision and ``connecting``
+        waits for its own signal (a WAHA QR scan). Returns True if the channel recovered.
+        """
+        self._ensure_not_deleted()
+        if self._status not in _RECOVERABLE:
+            return False
+        self.activate(f"recovered: {_clip(source)}")
+        return True
+
+    @_atomic
     def deactivate(self) -> None:
         """Disable the channel (user decision): ``inactive``."""
         if self._move(ChannelStatus.INACTIVE, "deactivated"):
             self._record(ev.ChannelDeactivated)
 
+    @_atomic
     def mark_disconnected(self, reason: str = "") -> None:
         """The connection to the platform was lost."""
         self._move(ChannelStatus.DISCONNECTED, _clip(reason))
 
+    @_atomic
     def mark_error(self, message: str) -> None:
         """The platform refused the configuration: status ``error`` and the error recorded."""
         self._move(ChannelStatus.ERROR, _clip(message))
@@ -602,6 +759,7 @@ class Channel:
 
     # ------------------------------------------------------------------ pipeline / AI
 
+    @_atomic
     def associate_pipeline(self, pipeline_id: UUID | str) -> None:
         """Route this channel's inbound messages to ``pipeline_id``."""
         self._ensure_not_deleted()
@@ -616,6 +774,7 @@ class Channel:
         self._touch()
         self._record(ev.PipelineAssociated, pipeline_id=pid, previous_pipeline_id=previous)
 
+    @_atomic
     def disassociate_pipeline(self) -> None:
         """Route to the project's default pipeline again."""
         self._ensure_not_deleted()
@@ -632,6 +791,7 @@ class Channel:
         """Turn AI responses off (AI agents go off with them)."""
         self._set_ai(ai=False, agents=False)
 
+    @_atomic
     def enable_ai_agents(self) -> None:
         """Allow AI agent assignment; requires AI to be enabled."""
         if not self._ai_enabled:
@@ -659,8 +819,9 @@ class Channel:
         """Apply counter increments; the repository adds them atomically on save."""
         if delta.is_empty:
             return
+        pending = self._pending_metrics + delta  # may refuse the sum: before any change
         self._metrics = self._metrics.apply(delta)
-        self._pending_metrics = self._pending_metrics + delta
+        self._pending_metrics = pending
 
     def record_message_received(self, at: datetime | None = None, count: int = 1) -> None:
         at = at or self._clock.now()
@@ -693,13 +854,24 @@ class Channel:
             raise InvariantError("not_waha", f"{self._channel_type} channels have no WAHA session")
         return self._waha
 
+    @_atomic
     def record_session_status(self, status: WAHASessionStatus | str, reason: str = "") -> None:
         """Apply a WAHA ``session.status``: WORKING activates, SCAN_QR_CODE / STARTING move to
         ``connecting``, STOPPED disconnects, FAILED / UNAUTHORIZED are errors.
+
+        Works from every status but ``inactive`` (the user's choice, only the session status
+        is recorded) and deleted, so a channel in ``error`` recovers when WAHA reports WORKING.
+        All or nothing: an unknown status raises :class:`UnknownSessionStatusError`, WORKING
+        for a channel that cannot be activated raises, and neither changes anything.
         """
         self._ensure_not_deleted()
         session = self._require_waha()
-        new = WAHASessionStatus(status)
+        new = WAHASessionStatus.parse(status)
+        if new is WAHASessionStatus.WORKING and self._status not in (
+            ChannelStatus.INACTIVE,
+            ChannelStatus.ACTIVE,
+        ):
+            self.check_activatable()
         now = self._clock.now()
         if new is not session.status:
             self._waha = attrs.evolve(session, status=new, status_changed_at=now)
@@ -719,15 +891,20 @@ class Channel:
         else:
             self._move(ChannelStatus.ERROR, reason or f"session {new.value}")
 
-    def update_qr_code(self, qr_code: str) -> datetime:
-        """Store a fresh pairing QR code, valid for :data:`QR_CODE_TTL`; returns its expiry."""
+    @_atomic
+    def update_qr_code(self, qr_code: str, *, ttl: timedelta = QR_CODE_TTL) -> datetime:
+        """Store a fresh pairing QR code, valid for ``ttl`` (default :data:`QR_CODE_TTL`);
+        returns its expiry. The previous code stays readable until this call replaces it.
+        """
         self._ensure_not_deleted()
         session = self._require_waha()
         if _blank(qr_code):
             raise InvalidChannelError([FieldError("qr_code", "is required")])
+        if ttl <= timedelta(0):
+            raise InvalidChannelError([FieldError("ttl", "must be positive")])
         if session.status is WAHASessionStatus.WORKING:
             raise InvariantError("session_paired", "the WAHA session is already paired")
-        expires = self._clock.now() + QR_CODE_TTL
+        expires = self._clock.now() + ttl
         self._waha = attrs.evolve(
             session, qr_code=qr_code, qr_expires_at=expires, qr_attempts=session.qr_attempts + 1
         )
@@ -761,21 +938,32 @@ class Channel:
 
     # ------------------------------------------------------------------ history import
 
+    @_atomic
     def request_history_import(
         self,
-        strategy: ImportStrategy | str,
+        strategy: ImportStrategy | str | None = None,
         *,
         since: datetime | None = None,
         until: datetime | None = None,
         per_chat_limit: int | None = None,
+        window: timedelta | None = None,
     ) -> None:
-        """Ask for a history import; refused while another one is in progress."""
+        """Ask for a history import; refused while another one is in progress, and for a
+        channel that was never active (there is no connection to import through).
+
+        ``strategy`` defaults to the channel's configured one (``all`` when the type has
+        none). ``new_only`` imports what arrived since the channel was first connected or the
+        last import started, whichever is later, on the first run too; ``recent`` imports the
+        last ``window`` (the channel's configured window, else :data:`DEFAULT_RECENT_WINDOW`).
+        """
         self._ensure_not_deleted()
+        default_strategy, default_window = self._config.import_defaults()
         errors: list[FieldError] = []
         try:
-            strat = ImportStrategy(strategy)
+            strat = ImportStrategy(strategy or default_strategy or ImportStrategy.ALL)
         except ValueError:
-            errors.append(FieldError("strategy", "must be one of none, new_only, all"))
+            choices = ", ".join(s.value for s in ImportStrategy)
+            errors.append(FieldError("strategy", f"must be one of {choices}"))
             strat = ImportStrategy.NONE
         if strat is ImportStrategy.NONE and not errors:
             errors.append(FieldError("strategy", "'none' imports nothing"))
@@ -783,16 +971,28 @@ class Channel:
             errors.append(FieldError("per_chat_limit", "must be at least 1"))
         if since is not None and until is not None and since >= until:
             errors.append(FieldError("since", "must be before until"))
+        if window is not None and window <= timedelta(0):
+            errors.append(FieldError("window", "must be positive"))
+        if strat is ImportStrategy.RECENT and since is not None:
+            errors.append(FieldError("since", "give either since or the recent window"))
         if errors:
             raise InvalidChannelError(errors)
+        if self._connected_at is None and self._status is not ChannelStatus.ACTIVE:
+            raise InvariantError(
+                "never_activated",
+                f"channel {self._id} was never active: activate it before importing history",
+            )
         if self._history_import is not None and self._history_import.in_progress:
             raise InvariantError("import_in_progress", "a history import is already in progress")
+        now = self._clock.now()
         if strat is ImportStrategy.NEW_ONLY and since is None:
-            since = self._last_history_import_at
+            since = _later(self._connected_at or self._status_since, self._last_history_import_at)
+        elif strat is ImportStrategy.RECENT:
+            since = now - (window or default_window or DEFAULT_RECENT_WINDOW)
         self._history_import = HistoryImport(
             state=HistoryImportState.REQUESTED,
             strategy=strat,
-            requested_at=self._clock.now(),
+            requested_at=now,
             since=since,
             until=until,
             per_chat_limit=per_chat_limit,
@@ -816,6 +1016,7 @@ class Channel:
             )
         return imp
 
+    @_atomic
     def start_history_import(self) -> None:
         imp = self._require_import(HistoryImportState.REQUESTED)
         self._history_import = attrs.evolve(
@@ -824,6 +1025,7 @@ class Channel:
         self._touch()
         self._record(ev.HistoryImportStarted)
 
+    @_atomic
     def complete_history_import(self, *, chats: int, messages: int, skipped: int = 0) -> None:
         imp = self._require_import(HistoryImportState.RUNNING)
         now = self._clock.now()
@@ -846,6 +1048,7 @@ class Channel:
             duration_seconds=(now - started).total_seconds(),
         )
 
+    @_atomic
     def fail_history_import(
         self, reason: str, *, chats: int = 0, messages: int = 0, skipped: int = 0
     ) -> None:
@@ -867,9 +1070,14 @@ class Channel:
 
     # ------------------------------------------------------------------ deletion
 
+    @_atomic
     def delete(self) -> None:
         """Soft-delete: the channel stops working for good; records ``channel.deleted``."""
         self._ensure_not_deleted()
+        now = self._clock.now()
+        if self._status is ChannelStatus.ACTIVE and now > self._status_since:
+            self._active_seconds += (now - self._status_since).total_seconds()
+        self._status_since = now
         self._status = ChannelStatus.INACTIVE
         self._webhook = attrs.evolve(self._webhook, active=False)
         self._deleted_at = self._clock.now()
@@ -890,6 +1098,16 @@ class Channel:
     def from_snapshot(cls, data: Mapping[str, Any], *, clock: Clock | None = None) -> Channel:
         """Rebuild a channel from :meth:`to_snapshot` output; raises typed errors on bad data."""
         return channel_from_snapshot(cls._blank_instance(clock or SystemClock()), data)
+
+
+_STATE: Final = tuple(n for n in Channel.__slots__ if n not in ("_clock", "_events"))
+"""The fields a failed command puts back (the clock is not state; events are copied)."""
+
+
+def _later(a: datetime | None, b: datetime | None) -> datetime | None:
+    if a is None or b is None:
+        return a or b
+    return max(a, b)
 
 
 def _check_timeout(minutes: int | None, errors: list[FieldError]) -> None:

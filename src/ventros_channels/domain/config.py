@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import (
     AfterValidator,
+    AliasChoices,
     BaseModel,
     ConfigDict,
     Field,
@@ -52,6 +54,11 @@ ApiVersion = Annotated[str, StringConstraints(pattern=r"^v[0-9]{1,3}\.[0-9]{1,2}
 DEFAULT_GRAPH_VERSION = "v21.0"
 
 
+def _alias(name: str, *seed_names: str) -> AliasChoices:
+    """Accept the field's own name and the camelCase keys other systems use for it."""
+    return AliasChoices(name, *seed_names)
+
+
 def _check_url(value: str) -> str:
     if not _URL.match(value):
         raise ValueError("must be an http(s) URL")
@@ -66,13 +73,23 @@ class ChannelConfig(BaseModel):
 
     Subclasses set ``channel_type`` and, when the platform signs or authenticates webhook
     deliveries with a secret the channel holds, ``webhook_secret_field`` (the name of that
-    ``SecretStr`` field) so the secret can be rotated.
+    ``SecretStr`` field) so the secret can be rotated. ``webhook_secret_generated`` says
+    whether the library may create that secret itself (False when it is the platform's, as
+    Meta's app secret is).
+
+    Input keys may be the field names or the camelCase names other systems use (``baseURL``,
+    ``sessionID``, ``importStrategy``, ...); output always uses the field names.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 
     channel_type: ClassVar[ChannelType]
     webhook_secret_field: ClassVar[str | None] = None
+    webhook_secret_generated: ClassVar[bool] = True
+
+    def import_defaults(self) -> tuple[ImportStrategy | None, timedelta | None]:
+        """The history import strategy and ``recent`` window configured for the channel."""
+        return None, None
 
     @classmethod
     def parse(cls, data: Mapping[str, Any]) -> Self:
@@ -140,7 +157,7 @@ class WAHAApiKeyAuth(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     type: Literal["api_key"] = "api_key"
-    api_key: SecretStr = Field(min_length=1)
+    api_key: SecretStr = Field(min_length=1, validation_alias=_alias("api_key", "apiKey"))
 
 
 class WAHABasicAuth(BaseModel):
@@ -168,15 +185,34 @@ class WAHAConfig(ChannelConfig):
     channel_type: ClassVar[ChannelType] = ChannelType.WAHA
     webhook_secret_field: ClassVar[str | None] = "webhook_hmac_key"  # noqa: S105
 
-    base_url: HttpUrl
-    session_id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    base_url: HttpUrl = Field(validation_alias=_alias("base_url", "baseURL", "baseUrl"))
+    session_id: str = Field(
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        validation_alias=_alias("session_id", "sessionID", "sessionId"),
+    )
     auth: WAHAApiKeyAuth | WAHABasicAuth = Field(discriminator="type")
-    webhook_hmac_key: SecretStr | None = None
-    import_strategy: ImportStrategy = ImportStrategy.NEW_ONLY
-    webhook_events: tuple[str, ...] = DEFAULT_WAHA_EVENTS
+    webhook_hmac_key: SecretStr | None = Field(
+        default=None, validation_alias=_alias("webhook_hmac_key", "webhookHmacKey")
+    )
+    import_strategy: ImportStrategy = Field(
+        default=ImportStrategy.NEW_ONLY,
+        validation_alias=_alias("import_strategy", "importStrategy"),
+    )
+    import_recent_window: timedelta = Field(
+        default=timedelta(days=7),
+        gt=timedelta(0),
+        validation_alias=_alias("import_recent_window", "importRecentWindow"),
+    )
+    """How far back the ``recent`` import strategy reaches."""
+    webhook_events: tuple[str, ...] = Field(
+        default=DEFAULT_WAHA_EVENTS, validation_alias=_alias("webhook_events", "webhookEvents")
+    )
 
     def external_id(self) -> str:
         return self.session_id
+
+    def import_defaults(self) -> tuple[ImportStrategy | None, timedelta | None]:
+        return self.import_strategy, self.import_recent_window
 
 
 # ---------------------------------------------------------------------- Meta family
@@ -184,11 +220,21 @@ class WAHAConfig(ChannelConfig):
 
 class _GraphConfig(ChannelConfig):
     webhook_secret_field: ClassVar[str | None] = "app_secret"  # noqa: S105
+    webhook_secret_generated: ClassVar[bool] = False  # the Meta app's own secret
 
-    app_secret: SecretStr | None = None
-    verify_token: SecretStr | None = None
-    api_version: ApiVersion = DEFAULT_GRAPH_VERSION
-    graph_base_url: HttpUrl = "https://graph.facebook.com"
+    app_secret: SecretStr | None = Field(
+        default=None, validation_alias=_alias("app_secret", "appSecret")
+    )
+    verify_token: SecretStr | None = Field(
+        default=None, validation_alias=_alias("verify_token", "webhookToken", "verifyToken")
+    )
+    api_version: ApiVersion = Field(
+        default=DEFAULT_GRAPH_VERSION, validation_alias=_alias("api_version", "apiVersion")
+    )
+    graph_base_url: HttpUrl = Field(
+        default="https://graph.facebook.com",
+        validation_alias=_alias("graph_base_url", "graphBaseURL"),
+    )
 
 
 class WhatsAppCloudConfig(_GraphConfig):
@@ -196,9 +242,16 @@ class WhatsAppCloudConfig(_GraphConfig):
 
     channel_type: ClassVar[ChannelType] = ChannelType.WHATSAPP
 
-    phone_number_id: NumericId
-    business_account_id: NumericId | None = None
-    access_token: SecretStr = Field(min_length=1)
+    phone_number_id: NumericId = Field(
+        validation_alias=_alias("phone_number_id", "phoneNumberID", "phoneNumberId")
+    )
+    business_account_id: NumericId | None = Field(
+        default=None,
+        validation_alias=_alias("business_account_id", "businessAccountID", "businessAccountId"),
+    )
+    access_token: SecretStr = Field(
+        min_length=1, validation_alias=_alias("access_token", "accessToken")
+    )
 
     def external_id(self) -> str:
         return self.phone_number_id
@@ -209,8 +262,10 @@ class MessengerConfig(_GraphConfig):
 
     channel_type: ClassVar[ChannelType] = ChannelType.MESSENGER
 
-    page_id: NumericId
-    page_access_token: SecretStr = Field(min_length=1)
+    page_id: NumericId = Field(validation_alias=_alias("page_id", "pageID", "pageId"))
+    page_access_token: SecretStr = Field(
+        min_length=1, validation_alias=_alias("page_access_token", "pageAccessToken")
+    )
 
     def external_id(self) -> str:
         return self.page_id
@@ -226,15 +281,23 @@ class InstagramConfig(_GraphConfig):
 
     channel_type: ClassVar[ChannelType] = ChannelType.INSTAGRAM
 
-    account_id: NumericId
-    access_token: SecretStr = Field(min_length=1)
+    account_id: NumericId = Field(
+        validation_alias=_alias("account_id", "instagramAccountID", "instagramAccountId")
+    )
+    access_token: SecretStr = Field(
+        min_length=1, validation_alias=_alias("access_token", "accessToken", "pageAccessToken")
+    )
     login: Literal["facebook", "instagram"] = "facebook"
-    page_id: NumericId | None = None
+    page_id: NumericId | None = Field(
+        default=None, validation_alias=_alias("page_id", "pageID", "pageId")
+    )
 
     @model_validator(mode="before")
     @classmethod
     def _host_for_login(cls, data: Any) -> Any:
-        if isinstance(data, Mapping) and not data.get("graph_base_url"):
+        if isinstance(data, Mapping) and not (
+            data.get("graph_base_url") or data.get("graphBaseURL")
+        ):
             host = (
                 "graph.instagram.com" if data.get("login") == "instagram" else "graph.facebook.com"
             )
@@ -254,10 +317,20 @@ class TelegramConfig(ChannelConfig):
     channel_type: ClassVar[ChannelType] = ChannelType.TELEGRAM
     webhook_secret_field: ClassVar[str | None] = "webhook_secret_token"  # noqa: S105
 
-    bot_token: SecretStr
-    bot_username: str | None = Field(default=None, pattern=r"^@?[A-Za-z0-9_]{3,64}$")
-    webhook_secret_token: SecretStr | None = None
-    api_base_url: HttpUrl = "https://api.telegram.org"
+    bot_token: SecretStr = Field(validation_alias=_alias("bot_token", "botToken"))
+    bot_username: str | None = Field(
+        default=None,
+        pattern=r"^@?[A-Za-z0-9_]{3,64}$",
+        validation_alias=_alias("bot_username", "botUsername"),
+    )
+    webhook_secret_token: SecretStr | None = Field(
+        default=None,
+        validation_alias=_alias("webhook_secret_token", "webhookSecretToken", "secretToken"),
+    )
+    api_base_url: HttpUrl = Field(
+        default="https://api.telegram.org",
+        validation_alias=_alias("api_base_url", "apiBaseURL"),
+    )
 
     @field_validator("bot_token")
     @classmethod

@@ -76,6 +76,8 @@ class _Metrics(_Model):
     failed: int = Field(0, ge=0)
     webhooks_accepted: int = Field(0, ge=0)
     webhooks_rejected: int = Field(0, ge=0)
+    send_time_ms: int = Field(0, ge=0)
+    timed_sends: int = Field(0, ge=0)
     last_message_at: datetime | None = None
     last_webhook_at: datetime | None = None
     last_error_at: datetime | None = None
@@ -126,6 +128,9 @@ class _Snapshot(_Model):
     waha_session: _Waha | None = None
     history_import: _Import | None = None
     last_history_import_at: datetime | None = None
+    connected_at: datetime | None = None
+    status_since: datetime | None = None
+    active_seconds: float = Field(0.0, ge=0)
     created_at: datetime
     updated_at: datetime
     deleted_at: datetime | None = None
@@ -185,6 +190,8 @@ def metrics_to_dict(m: ChannelMetrics) -> dict[str, Any]:
         "failed": m.failed,
         "webhooks_accepted": m.webhooks_accepted,
         "webhooks_rejected": m.webhooks_rejected,
+        "send_time_ms": m.send_time_ms,
+        "timed_sends": m.timed_sends,
         "last_message_at": _iso(m.last_message_at),
         "last_webhook_at": _iso(m.last_webhook_at),
         "last_error_at": _iso(m.last_error_at),
@@ -246,6 +253,9 @@ def channel_to_snapshot(ch: Channel) -> dict[str, Any]:
             "error": h.error,
         },
         "last_history_import_at": _iso(ch.last_history_import_at),
+        "connected_at": _iso(ch.connected_at),
+        "status_since": _iso(ch.status_since),
+        "active_seconds": ch._active_seconds,
         "created_at": _iso(ch.created_at),
         "updated_at": _iso(ch.updated_at),
         "deleted_at": _iso(ch.deleted_at),
@@ -283,6 +293,10 @@ def channel_from_snapshot(ch: Channel, data: Mapping[str, Any]) -> Channel:
     if snap.history_import is not None:
         ch._history_import = HistoryImport(**snap.history_import.model_dump())
     ch._last_history_import_at = snap.last_history_import_at
+    ch._connected_at = snap.connected_at
+    # rows written before status times were kept: the last change is the best guess
+    ch._status_since = snap.status_since or snap.updated_at
+    ch._active_seconds = snap.active_seconds
     ch._created_at = snap.created_at
     ch._updated_at = snap.updated_at
     ch._deleted_at = snap.deleted_at

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 from pydantic import GetCoreSchemaHandler
 from pydantic_core import core_schema
 
-from ventros_channels.errors import FieldError, InvalidChannelError
+from ventros_channels.errors import FieldError, InvalidChannelError, UnknownSessionStatusError
 
 __all__ = [
     "ChannelStatus",
@@ -108,14 +108,30 @@ class WAHASessionStatus(StrEnum):
     STOPPED = "STOPPED"
     UNAUTHORIZED = "UNAUTHORIZED"
 
+    @classmethod
+    def parse(cls, value: object) -> WAHASessionStatus:
+        """The status named by ``value``; :class:`UnknownSessionStatusError` for any other."""
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, str):
+            try:
+                return cls(value)
+            except ValueError:
+                pass
+        raise UnknownSessionStatusError(str(value))
+
 
 class ImportStrategy(StrEnum):
     """Which past messages a history import brings in."""
 
     NONE = "none"
+    """Import nothing."""
     NEW_ONLY = "new_only"
-    """Only messages after the channel's activation or its last completed import."""
+    """Only messages after the channel was first connected or its last completed import."""
     ALL = "all"
+    """Everything the platform still has."""
+    RECENT = "recent"
+    """Messages of a recent window (the channel's configured one unless given)."""
 
 
 class HistoryImportState(StrEnum):

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, Final
 
 import attrs
 from pydantic import SecretStr
 
 from ventros_channels.domain.types import HistoryImportState, ImportStrategy, WAHASessionStatus
+from ventros_channels.errors import FieldError, InvalidMetricsError
 
 __all__ = [
+    "MAX_METRIC_INCREMENT",
     "ChannelMetrics",
     "HistoryImport",
     "MetricsDelta",
@@ -51,9 +54,39 @@ class RetiredSecret:
     valid_until: datetime
 
 
+MAX_METRIC_INCREMENT: Final = 1_000_000
+"""Largest count one increment may carry: more in one step means a bug, not traffic."""
+_COUNTS = (
+    "received",
+    "sent",
+    "errors",
+    "delivered",
+    "read",
+    "failed",
+    "webhooks_accepted",
+    "webhooks_rejected",
+    "send_time_ms",
+    "timed_sends",
+)
+
+
+def _count_errors(values: dict[str, Any]) -> list[FieldError]:
+    out = []
+    for name, value in values.items():
+        if type(value) is not int:
+            out.append(FieldError(name, "must be an integer"))
+        elif not 0 <= value <= MAX_METRIC_INCREMENT:
+            out.append(FieldError(name, f"must be between 0 and {MAX_METRIC_INCREMENT}"))
+    return out
+
+
 @attrs.frozen
 class MetricsDelta:
-    """Increments to apply atomically to a channel's metrics (see ``record_metrics``)."""
+    """Increments to apply atomically to a channel's metrics (see ``record_metrics``).
+
+    Every count must be an integer from 0 to :data:`MAX_METRIC_INCREMENT`;
+    anything else raises :class:`~ventros_channels.errors.InvalidMetricsError`.
+    """
 
     received: int = 0
     sent: int = 0
@@ -63,29 +96,46 @@ class MetricsDelta:
     failed: int = 0
     webhooks_accepted: int = 0
     webhooks_rejected: int = 0
+    send_time_ms: int = 0
+    """Milliseconds the platform took to answer the sends counted in ``timed_sends``."""
+    timed_sends: int = 0
     last_message_at: datetime | None = None
     last_webhook_at: datetime | None = None
     last_error_at: datetime | None = None
     last_error: str | None = attrs.field(default=None, repr=False)
 
+    def __attrs_post_init__(self) -> None:
+        self.check()
+
+    def check(self) -> None:
+        """Raise :class:`InvalidMetricsError` unless every count is a sane increment.
+
+        Repositories call it again before writing, so a delta built around the constructor
+        is refused too.
+        """
+        errors = _count_errors({name: getattr(self, name) for name in _COUNTS})
+        if errors:
+            raise InvalidMetricsError(errors)
+
     def __add__(self, other: MetricsDelta) -> MetricsDelta:
+        """Both increments together. Each was checked when built, so the sum is only
+        non-negative integers; it may pass :data:`MAX_METRIC_INCREMENT` (many increments
+        pending on one object) and is not refused for that.
+        """
         newer_error = other.last_error_at is not None and (
             self.last_error_at is None or other.last_error_at >= self.last_error_at
         )
-        return MetricsDelta(
-            received=self.received + other.received,
-            sent=self.sent + other.sent,
-            errors=self.errors + other.errors,
-            delivered=self.delivered + other.delivered,
-            read=self.read + other.read,
-            failed=self.failed + other.failed,
-            webhooks_accepted=self.webhooks_accepted + other.webhooks_accepted,
-            webhooks_rejected=self.webhooks_rejected + other.webhooks_rejected,
+        fields: dict[str, Any] = {n: getattr(self, n) + getattr(other, n) for n in _COUNTS}
+        fields.update(
             last_message_at=_later(self.last_message_at, other.last_message_at),
             last_webhook_at=_later(self.last_webhook_at, other.last_webhook_at),
             last_error_at=_later(self.last_error_at, other.last_error_at),
             last_error=other.last_error if newer_error else self.last_error,
         )
+        summed = object.__new__(MetricsDelta)
+        for name, value in fields.items():
+            object.__setattr__(summed, name, value)  # skips the per-increment bound only
+        return summed
 
     @property
     def is_empty(self) -> bool:
@@ -107,10 +157,19 @@ class ChannelMetrics:
     failed: int = 0
     webhooks_accepted: int = 0
     webhooks_rejected: int = 0
+    send_time_ms: int = 0
+    """Total milliseconds the platform took to answer timed sends."""
+    timed_sends: int = 0
+    """Sends whose answer time is in ``send_time_ms``."""
     last_message_at: datetime | None = None
     last_webhook_at: datetime | None = None
     last_error_at: datetime | None = None
     last_error: str | None = None
+
+    @property
+    def average_send_time_ms(self) -> float | None:
+        """Mean time the platform took to answer a send (``None`` before any timed send)."""
+        return self.send_time_ms / self.timed_sends if self.timed_sends else None
 
     def apply(self, d: MetricsDelta) -> ChannelMetrics:
         """The metrics after ``d`` (timestamps only move forward)."""
@@ -126,6 +185,8 @@ class ChannelMetrics:
             failed=self.failed + d.failed,
             webhooks_accepted=self.webhooks_accepted + d.webhooks_accepted,
             webhooks_rejected=self.webhooks_rejected + d.webhooks_rejected,
+            send_time_ms=self.send_time_ms + d.send_time_ms,
+            timed_sends=self.timed_sends + d.timed_sends,
             last_message_at=_later(self.last_message_at, d.last_message_at),
             last_webhook_at=_later(self.last_webhook_at, d.last_webhook_at),
             last_error_at=_later(self.last_error_at, d.last_error_at),

@@ -15,6 +15,12 @@ from ventros_channels.services.dispatcher import (
     WebhookDispatcher,
     with_session_status,
 )
+from ventros_channels.services.requests import (
+    ActivateSessionRequest,
+    ConfigureWebhookRequest,
+    CreateChannelRequest,
+    ImportHistoryRequest,
+)
 from ventros_channels.services.worker import (
     RetryPolicy,
     Worker,
@@ -24,12 +30,16 @@ from ventros_channels.services.worker import (
 )
 
 __all__ = [
+    "ActivateSessionRequest",
     "ActivationResult",
     "ChannelReport",
     "ChannelService",
+    "ConfigureWebhookRequest",
+    "CreateChannelRequest",
     "DeadLetter",
     "DispatcherStats",
     "EventHandler",
+    "ImportHistoryRequest",
     "IntakeSettings",
     "RetryPolicy",
     "SessionStatusHook",

@@ -7,10 +7,12 @@ it, and only then publishes the domain events it recorded.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 from uuid import UUID
 
 import attrs
@@ -25,7 +27,7 @@ from ventros_channels.adapters.base import (
 )
 from ventros_channels.adapters.registry import AdapterRegistry, default_registry
 from ventros_channels.clock import Clock, SystemClock
-from ventros_channels.domain.channel import Channel
+from ventros_channels.domain.channel import QR_CODE_TTL, Channel
 from ventros_channels.domain.config import ChannelConfig
 from ventros_channels.domain.types import ChannelStatus, ChannelType, WAHASessionStatus
 from ventros_channels.domain.values import MetricsDelta
@@ -33,10 +35,16 @@ from ventros_channels.errors import (
     AuthenticationError,
     CapabilityNotSupportedError,
     ChannelInactiveError,
+    ConcurrencyError,
+    InvalidTransitionError,
     InvariantError,
     PermissionDeniedError,
     PlatformError,
+    PlatformSyncError,
+    ResourceNotFoundError,
+    UnknownSessionStatusError,
 )
+from ventros_channels.messaging.inbound import SessionStatusChanged
 from ventros_channels.messaging.outbound import OutboundMessage, SendResult
 from ventros_channels.outbox import InMemoryOutbox, Outbox
 from ventros_channels.publisher import EventPublisher, InMemoryEventPublisher
@@ -47,6 +55,10 @@ __all__ = ["ActivationResult", "ChannelReport", "ChannelService", "WebhookStatus
 
 logger = logging.getLogger("ventros_channels.services")
 T = TypeVar("T")
+SessionStop = Literal["stop", "logout"]
+"""How a paired session (WAHA) is ended on deactivation: stopped (pairing kept, a restart
+resumes it) or logged out (the phone must scan a QR code again)."""
+_SENDING = frozenset({ChannelStatus.ACTIVE, ChannelStatus.ERROR, ChannelStatus.DISCONNECTED})
 
 
 @attrs.frozen
@@ -77,7 +89,10 @@ class WebhookStatus:
 
 @attrs.frozen
 class ChannelReport:
-    """Usage figures of a channel, computed from what the library saw."""
+    """Usage figures of a channel, computed from what the library saw (see the metrics guide
+    for each definition). ``None`` means there is nothing to compute from yet;
+    ``not_observed`` names the metrics the library has no data for at all.
+    """
 
     channel_id: UUID
     status: ChannelStatus
@@ -96,6 +111,15 @@ class ChannelReport:
     last_activity_at: datetime | None
     last_error_at: datetime | None
     last_error: str | None
+    average_response_time_ms: float | None = None
+    """Mean time the platform took to answer an outbound send, in milliseconds."""
+    uptime_percentage: float | None = None
+    """Share of the time since the first connection spent ``active``, 0-100."""
+    sessions_created: int | None = None
+    """Conversations started: not observed by the library (always ``None``)."""
+    active_sessions: int | None = None
+    """Conversations open now: not observed by the library (always ``None``)."""
+    not_observed: tuple[str, ...] = ("sessions_created", "active_sessions")
 
 
 class ChannelService:
@@ -103,7 +127,16 @@ class ChannelService:
 
     ``http`` is the host's client, used for every platform call; the service never creates
     one. ``public_base_url`` lets it generate webhook URLs
-    (``{public_base_url}/webhooks/{type}/{channel_id}``).
+    (``{public_base_url}/webhooks/{type}/{channel_id}``). ``qr_code_ttl`` is how long a
+    pairing QR code is shown as valid; ``session_stop`` how deactivation ends a paired
+    session (see :data:`SessionStop`).
+
+    Lifecycle calls keep the platform in step: activation registers the webhook, deactivation
+    stops the WAHA session or unregisters the webhook, webhook configuration re-registers it,
+    deletion removes both. Each is idempotent. When the platform cannot be told, the local
+    change that the user asked for still happens where it is safe (deactivation), the channel
+    records what the platform still does, and :class:`PlatformSyncError` is raised; calling
+    again retries the platform part.
     """
 
     def __init__(
@@ -117,6 +150,9 @@ class ChannelService:
         public_base_url: str | None = None,
         on_change: Callable[[UUID], Awaitable[None]] | None = None,
         outbox: Outbox | None = None,
+        qr_code_ttl: timedelta = QR_CODE_TTL,
+        session_stop: SessionStop = "stop",
+        timer: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.repository = repository
         self.http = http
@@ -127,6 +163,10 @@ class ChannelService:
         self.on_change = on_change
         self.sender = OutboundSender(outbox or InMemoryOutbox(), clock=self.clock)
         """Awaited with the channel id after every save (e.g. a dispatcher's cache eviction)."""
+        self.qr_code_ttl = qr_code_ttl
+        self.session_stop: SessionStop = session_stop
+        self.timer = timer
+        """Monotonic seconds, for the time a platform takes to answer a send."""
 
     # ------------------------------------------------------------------ plumbing
 
@@ -206,15 +246,39 @@ class ChannelService:
     async def configure_webhook(
         self, channel_id: UUID, *, tenant_id: str, url: str | None = None
     ) -> str:
-        """Set the webhook URL (given, or generated from the public base URL)."""
+        """Set the webhook URL (given, or generated from the public base URL) and, for a channel
+        that is not ``inactive``, register it at the platform where the adapter can.
+
+        A missing webhook secret the library may create is generated. If the platform refuses
+        the new URL, the webhook is saved as not active there and :class:`PlatformSyncError`
+        is raised.
+        """
         channel = await self._load(channel_id, tenant_id)
         if url is None and self.public_base_url is None:
             raise InvariantError(
                 "no_public_base_url", "give a webhook URL or configure public_base_url"
             )
         result = channel.configure_webhook(url, base_url=None if url else self.public_base_url)
+        adapter = self.adapter_for(channel)
+        if channel.status is not ChannelStatus.INACTIVE and adapter.supports(
+            Capability.WEBHOOK_REGISTRATION
+        ):
+            try:
+                await adapter.register_webhook(self.http, channel.config, result)
+            except PlatformError as exc:
+                channel.mark_webhook_inactive()
+                await self._report_sync_failure(channel, "webhook configuration", exc)
+            channel.mark_webhook_registered()
         await self._commit(channel)
         return result
+
+    async def _report_sync_failure(
+        self, channel: Channel, operation: str, exc: PlatformError
+    ) -> None:
+        """Save what the channel now knows about the platform, then raise the sync error."""
+        channel.record_error(f"{operation}: {exc}")
+        await self._commit(channel)
+        raise PlatformSyncError(str(channel.id), operation, exc) from exc
 
     async def get_webhook_info(self, channel_id: UUID, *, tenant_id: str) -> WebhookStatus:
         channel = await self._load(channel_id, tenant_id)
@@ -240,8 +304,10 @@ class ChannelService:
         channel = await self._load(channel_id, tenant_id)
         if not channel.webhook.is_configured:
             if self.public_base_url is None:
-                channel.activate()  # raises the domain's webhook_not_configured error
+                channel.check_activatable()  # raises the domain's webhook_not_configured error
             channel.configure_webhook(base_url=self.public_base_url)
+        channel.ensure_webhook_secret()
+        channel.check_activatable()  # before any platform call: a secret only the host has
         adapter = self.adapter_for(channel)
         url = channel.webhook.url
         assert url is not None
@@ -258,6 +324,7 @@ class ChannelService:
             await self._platform(
                 channel, lambda: adapter.register_webhook(self.http, channel.config, url)
             )
+            channel.mark_webhook_registered()
         if paired:  # WAHA: the session is created with our webhook, then started
             assert isinstance(adapter, SessionPairing)
             return await self._activate_paired(channel, adapter)
@@ -275,7 +342,7 @@ class ChannelService:
     async def _apply_session(
         self, channel: Channel, adapter: SessionPairing, status: str
     ) -> ActivationResult:
-        session_status = WAHASessionStatus(status)
+        session_status = WAHASessionStatus.parse(status)
         channel.record_session_status(session_status)
         qr: str | None = None
         wants_qr = session_status is WAHASessionStatus.SCAN_QR_CODE or channel.needs_new_qr_code()
@@ -283,7 +350,7 @@ class ChannelService:
             qr = await self._platform(
                 channel, lambda: adapter.get_qr_code(self.http, channel.config)
             )
-            channel.update_qr_code(qr)
+            channel.update_qr_code(qr, ttl=self.qr_code_ttl)
         await self._commit(channel)
         waha = channel.waha_session
         return ActivationResult(
@@ -295,7 +362,11 @@ class ChannelService:
         )
 
     async def refresh_session(self, channel_id: UUID, *, tenant_id: str) -> ActivationResult:
-        """Re-read the WAHA session; fetch a fresh QR code when the old one expired."""
+        """Re-read the WAHA session and fetch a fresh QR code while it waits for a scan.
+
+        The stored code stays valid (until its own expiry) until the new one is stored, so a
+        failed refresh never leaves the user without a code to scan.
+        """
         channel = await self._load(channel_id, tenant_id)
         adapter = self.adapter_for(channel)
         if not isinstance(adapter, SessionPairing):
@@ -313,22 +384,82 @@ class ChannelService:
         channel.record_session_status(status)
         return await self._commit(channel)
 
-    async def deactivate(self, channel_id: UUID, *, tenant_id: str) -> Channel:
+    async def on_session_status(self, channel: Channel, event: SessionStatusChanged) -> None:
+        """A ready ``session_status_hook`` for :class:`WebhookDispatcher`: applies the status
+        through :meth:`apply_session_status` (saved, published, ``on_change`` called).
+
+        A status that cannot be applied (unknown, or WORKING for a channel that cannot be
+        activated) is logged and dropped: the delivery was genuine, retrying it changes nothing.
+        """
+        try:
+            await self.apply_session_status(
+                channel.id, tenant_id=channel.tenant_id, status=event.status
+            )
+        except (UnknownSessionStatusError, InvariantError, InvalidTransitionError) as exc:
+            logger.warning("session status not applied to %s: %s", channel.id, exc)
+
+    async def deactivate(
+        self, channel_id: UUID, *, tenant_id: str, session_stop: SessionStop | None = None
+    ) -> Channel:
+        """Disable the channel here at once, then stop the platform's side: a WAHA session is
+        stopped (or logged out, ``session_stop``), other platforms' webhook is unregistered
+        where the adapter can. Idempotent.
+
+        If the platform call fails, the channel is still ``inactive`` (no delivery is served)
+        and keeps its webhook marked active, as the platform still has it;
+        :class:`PlatformSyncError` is raised and calling again retries the platform part.
+        """
         channel = await self._load(channel_id, tenant_id)
         channel.deactivate()
+        try:
+            await self._release(channel, session_stop or self.session_stop, unregister=False)
+        except PlatformError as exc:
+            await self._report_sync_failure(channel, "deactivation", exc)
         return await self._commit(channel)
 
-    async def delete(self, channel_id: UUID, *, tenant_id: str) -> Channel:
-        """Unregister the webhook at the platform (best effort, recorded), then soft-delete."""
-        channel = await self._load(channel_id, tenant_id)
-        adapter = self.adapter_for(channel)
-        if adapter.supports(Capability.WEBHOOK_REGISTRATION) and channel.webhook.active:
-            try:
-                await adapter.unregister_webhook(self.http, channel.config)
-            except (PlatformError, CapabilityNotSupportedError) as exc:
-                logger.warning("could not unregister webhook of %s: %s", channel.id, exc)
+    async def delete(self, channel_id: UUID, *, tenant_id: str, force: bool = False) -> Channel:
+        """Remove the webhook and stop the session at the platform, then soft-delete.
+
+        Idempotent (a deleted channel is returned as it is). If the platform cannot be told,
+        the channel is not deleted (a deleted channel could never retry the clean-up):
+        :class:`PlatformSyncError` is raised, unless ``force`` deletes it anyway (logged).
+        """
+        channel = await self.repository.get(channel_id, tenant_id=tenant_id)
+        if channel.is_deleted:
+            return channel
+        try:
+            await self._release(channel, self.session_stop, unregister=True)
+        except PlatformError as exc:
+            if not force:
+                await self._report_sync_failure(channel, "deletion", exc)
+            logger.warning("deleting %s without platform clean-up: %s", channel.id, exc)
         channel.delete()
         return await self._commit(channel)
+
+    async def _release(self, channel: Channel, stop: SessionStop, *, unregister: bool) -> None:
+        """Make the platform stop delivering to this channel (only calls still needed)."""
+        adapter = self.adapter_for(channel)
+        paired = isinstance(adapter, SessionPairing) and adapter.supports(
+            Capability.SESSION_PAIRING
+        )
+        registered = adapter.supports(Capability.WEBHOOK_REGISTRATION)
+        if registered and (unregister or not paired) and channel.webhook.active:
+            with contextlib.suppress(CapabilityNotSupportedError, ResourceNotFoundError):
+                await adapter.unregister_webhook(self.http, channel.config)  # absent: fine
+            channel.mark_webhook_inactive()
+        if not paired:
+            return
+        assert isinstance(adapter, SessionPairing)
+        session = channel.waha_session
+        if session is not None and session.status is WAHASessionStatus.STOPPED:
+            channel.mark_webhook_inactive()
+            return
+        end = getattr(adapter, "logout_session", None) if stop == "logout" else None
+        with contextlib.suppress(ResourceNotFoundError):  # no such session: nothing runs
+            await (end or adapter.stop_session)(self.http, channel.config)
+        if channel.status is ChannelStatus.INACTIVE:
+            channel.record_session_status(WAHASessionStatus.STOPPED)
+        channel.mark_webhook_inactive()
 
     async def associate_pipeline(
         self, channel_id: UUID, pipeline_id: UUID | str, *, tenant_id: str
@@ -343,11 +474,25 @@ class ChannelService:
         return await self._commit(channel)
 
     async def test_connection(self, channel_id: UUID, *, tenant_id: str) -> ConnectionInfo:
+        """Check the credentials at the platform; a channel in ``error`` or ``disconnected``
+        comes back to ``active`` when it succeeds (for WAHA, only if the session works).
+        """
         channel = await self._load(channel_id, tenant_id)
         adapter = self.adapter_for(channel)
-        return await self._platform(
+        info = await self._platform(
             channel, lambda: adapter.test_connection(self.http, channel.config)
         )
+        paired = isinstance(adapter, SessionPairing) and adapter.supports(
+            Capability.SESSION_PAIRING
+        )
+        session = (info.details or {}).get("status") if paired else None
+        if paired and session is not None:
+            channel.record_session_status(str(session))
+        elif not paired:
+            channel.mark_reachable("test connection")
+        if channel.pending_events:
+            await self._commit(channel)
+        return info
 
     async def refresh_status(self, channel_id: UUID, *, tenant_id: str) -> ChannelStatus:
         """Health check: reachable → active, refused credentials → error, unreachable →
@@ -356,6 +501,9 @@ class ChannelService:
         channel = await self._load(channel_id, tenant_id)
         if channel.status is ChannelStatus.INACTIVE:
             return channel.status
+        session = channel.waha_session
+        if session is not None and session.status is None:
+            return channel.status  # the session was never started: there is nothing to check
         adapter = self.adapter_for(channel)
         try:
             if isinstance(adapter, SessionPairing) and adapter.supports(Capability.SESSION_PAIRING):
@@ -364,7 +512,9 @@ class ChannelService:
                 )
             else:
                 await adapter.test_connection(self.http, channel.config)
-                channel.activate()
+                channel.activate("recovered: health check")
+        except InvariantError as exc:  # reachable, but the channel lacks what activation needs
+            channel.record_error(str(exc))
         except (AuthenticationError, PermissionDeniedError) as exc:
             channel.mark_error(str(exc))
         except PlatformError as exc:
@@ -428,20 +578,23 @@ class ChannelService:
     ) -> SendResult:
         """Send through the channel's platform, at most once per ``idempotency_key``.
 
-        Refuses unless the channel is active. The key defaults, inside a handler, to the
-        handled delivery's key and this send's position in the handler, so a handler that runs
-        again repeats no reply (see :mod:`ventros_channels.services.sending`). ``resend``
-        forces a send recorded as uncertain; ``queued`` records it for the :class:`SendWorker`
-        and returns at once. Counts the send (atomically, no version bump) or the error.
+        Refused for ``inactive`` and ``connecting`` channels. A channel in ``error`` or
+        ``disconnected`` may try: a successful send proves the platform works again and
+        brings it back to ``active``. The key defaults, inside a handler, to the handled
+        delivery's key and this send's position in the handler, so a handler that runs again
+        repeats no reply (see :mod:`ventros_channels.services.sending`). ``resend`` forces a
+        send recorded as uncertain; ``queued`` records it for the :class:`SendWorker` and
+        returns at once. Counts the send (atomically, no version bump) or the error.
         """
         key = derive_send_key(idempotency_key)
         channel = await self._load(channel_id, tenant_id)
-        if not channel.is_active:
+        if channel.status not in _SENDING:
             raise ChannelInactiveError(str(channel.id), channel.status.value)
         if queued:
             return await self.sender.enqueue(channel.id, tenant_id, message, key=key)
         adapter = self.adapter_for(channel)
         now = self.clock.now()
+        started = self.timer()
 
         async def deliver(msg: OutboundMessage) -> SendResult:
             return await adapter.send(self.http, channel.config, msg)
@@ -454,12 +607,19 @@ class ChannelService:
             delta = MetricsDelta(errors=1, last_error_at=now, last_error=str(exc)[:1000])
             await self.repository.record_metrics(channel.id, delta, tenant_id=tenant_id)
             raise
-        counted = message.kind not in ("reaction", "mark_as_read", "typing")
         if result.replayed:
             return result
-        delta = MetricsDelta(sent=1, last_message_at=now) if counted else MetricsDelta()
-        if not delta.is_empty:
+        if message.kind not in ("reaction", "mark_as_read", "typing"):
+            took = max(0, round((self.timer() - started) * 1000))
+            delta = MetricsDelta(
+                sent=1, last_message_at=now, send_time_ms=min(took, 600_000), timed_sends=1
+            )
             await self.repository.record_metrics(channel.id, delta, tenant_id=tenant_id)
+        if channel.status is not ChannelStatus.ACTIVE and channel.mark_reachable("send"):
+            try:
+                await self._commit(channel)
+            except ConcurrencyError:  # changed meanwhile: the next signal decides
+                logger.info("channel %s changed during a send; recovery not saved", channel.id)
         return result
 
     def send_worker(self, **options: Any) -> SendWorker:
@@ -469,16 +629,21 @@ class ChannelService:
             channel_id: UUID, tenant_id: str
         ) -> tuple[ChannelAdapter[ChannelConfig], ChannelConfig]:
             channel = await self._load(channel_id, tenant_id)
-            if not channel.is_active:
+            if channel.status not in _SENDING:
                 raise ChannelInactiveError(str(channel.id), channel.status.value)
             return self.adapter_for(channel), channel.config
 
         return SendWorker(self.sender.outbox, lookup, self.http, clock=self.clock, **options)
 
     async def report(self, channel_id: UUID, *, tenant_id: str) -> ChannelReport:
-        """The seed's metrics, tracked and suggested, that the library can compute."""
+        """The channel report: counters, rates, response time and uptime (GenerateChannelReport).
+
+        Conversations (sessions) belong to the host, not to this library, so their counts are
+        reported as not observed.
+        """
         channel = await self.repository.get(channel_id, tenant_id=tenant_id)
         m = channel.metrics
+        uptime = channel.uptime(self.clock.now())
         handled = m.messages_received + m.messages_sent
         webhooks = m.webhooks_accepted + m.webhooks_rejected
         return ChannelReport(
@@ -496,4 +661,6 @@ class ChannelService:
             last_activity_at=m.last_message_at,
             last_error_at=m.last_error_at,
             last_error=m.last_error,
+            average_response_time_ms=m.average_send_time_ms,
+            uptime_percentage=None if uptime is None else round(uptime * 100, 3),
         )

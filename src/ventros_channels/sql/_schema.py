@@ -47,8 +47,12 @@ COUNTER_COLUMNS: tuple[tuple[str, str], ...] = (
     ("failed", "failed"),
     ("webhooks_accepted", "webhooks_accepted"),
     ("webhooks_rejected", "webhooks_rejected"),
+    ("send_time_ms", "send_time_ms"),
+    ("timed_sends", "timed_sends"),
 )
 """(column, ``MetricsDelta`` field) for every counter."""
+_ADDED_LATER = frozenset({"send_time_ms", "timed_sends"})
+"""Counters added by migration 0002: they default to 0 for rows written before."""
 
 TIMESTAMP_COLUMNS: tuple[str, ...] = ("last_message_at", "last_webhook_at", "last_error_at")
 """Metric timestamps that only move forward (same name on the column and the delta)."""
@@ -82,7 +86,15 @@ def build_table(metadata: sa.MetaData, name: str = "channels") -> sa.Table:
         sa.Column("updated_at", UTCDateTime(), nullable=False),
         sa.Column("deleted_at", UTCDateTime()),
         sa.Column("version", sa.Integer(), nullable=False),
-        *(sa.Column(c, sa.BigInteger(), nullable=False) for c, _ in COUNTER_COLUMNS),
+        *(
+            sa.Column(
+                c,
+                sa.BigInteger(),
+                nullable=False,
+                server_default=sa.text("0") if c in _ADDED_LATER else None,
+            )
+            for c, _ in COUNTER_COLUMNS
+        ),
         *(sa.Column(c, UTCDateTime()) for c in TIMESTAMP_COLUMNS),
         sa.Column("last_error", sa.Text()),
         sa.Column("data", _JSON, nullable=False),

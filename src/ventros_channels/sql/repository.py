@@ -8,16 +8,18 @@ back, so concurrent writers on any number of processes never lose an increment.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import StaticPool
 
 from ventros_channels.cipher import ConfigCipher, warn_plaintext_once
 from ventros_channels.clock import Clock, SystemClock
@@ -28,6 +30,10 @@ from ventros_channels.domain.values import MetricsDelta
 from ventros_channels.errors import (
     ChannelNotFoundError,
     ConcurrencyError,
+    CorruptChannelError,
+    DomainError,
+    FieldError,
+    InvalidInputError,
     RepositoryError,
     RepositoryUnavailableError,
     raise_unchained,
@@ -79,13 +85,25 @@ def create_engine(url: str | sa.URL, **options: Any) -> AsyncEngine:
     A convenience only: the repository never creates engines itself. Defaults:
     ``hide_parameters=True`` (SQL parameters hold channel secrets, keep them out of logs and
     error messages) and ``pool_pre_ping=True`` except for SQLite, where a connection cannot
-    go stale; anything passed in ``options`` wins.
+    go stale; an in-memory SQLite database (``sqlite+aiosqlite:///:memory:``) gets one shared
+    connection (``StaticPool``), since each new connection would see an empty database of its
+    own. Anything passed in ``options`` wins.
     Example URLs: ``sqlite+aiosqlite:///channels.db``,
     ``postgresql+asyncpg://user@host/db``.
     """
-    sqlite = sa.make_url(url).get_backend_name() == "sqlite"
-    settings: dict[str, Any] = {"hide_parameters": True, "pool_pre_ping": not sqlite, **options}
+    parsed = sa.make_url(url)
+    sqlite = parsed.get_backend_name() == "sqlite"
+    settings: dict[str, Any] = {"hide_parameters": True, "pool_pre_ping": not sqlite}
+    if _in_memory_sqlite(parsed):
+        settings["poolclass"] = StaticPool
+    settings.update(options)
     return create_async_engine(url, **settings)
+
+
+def _in_memory_sqlite(url: sa.URL) -> bool:
+    if url.get_backend_name() != "sqlite":
+        return False
+    return url.database in (None, "", ":memory:") or url.query.get("mode") == "memory"
 
 
 class _Conflict(Exception):
@@ -108,6 +126,15 @@ class SqlChannelRepository:
     ``ventros_channels/sql/migrations``. Database failures raise
     :class:`RepositoryUnavailableError` (connection refused, lost, timed out, locked) or
     :class:`RepositoryError`; their messages never hold SQL parameters.
+
+    An in-memory SQLite database lives in one connection, so the engine must share it
+    (``StaticPool``, as :func:`create_engine` sets up); the repository then runs one unit of
+    work at a time on it, so concurrent callers never see each other's open transactions.
+    Any other pool for an in-memory database is refused with :class:`InvalidInputError`.
+
+    A stored row that does not load raises :class:`CorruptChannelError` naming the channel from
+    the single-channel reads; listings leave it out and log it (pages list it in
+    ``ChannelPage.unreadable``).
     """
 
     def __init__(
@@ -121,6 +148,21 @@ class SqlChannelRepository:
         event_outbox: bool = False,
     ) -> None:
         self._engine = engine
+        self._serial: asyncio.Lock | None = None
+        if _in_memory_sqlite(engine.url):
+            if not isinstance(engine.pool, StaticPool):
+                raise InvalidInputError(
+                    "engine",
+                    [
+                        FieldError(
+                            "engine",
+                            "an in-memory SQLite database needs one shared connection: create "
+                            "the engine with poolclass=StaticPool (create_engine does), or use "
+                            "a file",
+                        )
+                    ],
+                )
+            self._serial = asyncio.Lock()
         # PostgreSQL reads run each statement on its own: no BEGIN / ROLLBACK round trips
         # (on SQLite switching the mode costs more than it saves)
         self._reader = (
@@ -149,6 +191,25 @@ class SqlChannelRepository:
         """The domain-event outbox table, when ``event_outbox=True``."""
         return self._events
 
+    @asynccontextmanager
+    async def _begin(self) -> AsyncIterator[AsyncConnection]:
+        """A connection in a transaction (one at a time on a shared in-memory database)."""
+        if self._serial is None:
+            async with self._engine.begin() as conn:
+                yield conn
+            return
+        async with self._serial, self._engine.begin() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def _read(self) -> AsyncIterator[AsyncConnection]:
+        if self._serial is None:
+            async with self._reader.connect() as conn:
+                yield conn
+            return
+        async with self._serial, self._reader.connect() as conn:
+            yield conn
+
     @property
     def engine(self) -> AsyncEngine:
         """The engine the repository runs on."""
@@ -170,7 +231,7 @@ class SqlChannelRepository:
         otherwise; ``True`` makes a failure an error, ``False`` skips it.
         """
         with _translate_errors():
-            async with self._engine.begin() as conn:
+            async with self._begin() as conn:
                 postgres = conn.dialect.name == "postgresql"
                 if postgres and self._schema:
                     await conn.execute(sa.schema.CreateSchema(self._schema, if_not_exists=True))
@@ -210,7 +271,7 @@ class SqlChannelRepository:
     async def drop_schema(self) -> None:
         """Drop the table and its indexes (not the PostgreSQL schema itself)."""
         with _translate_errors():
-            async with self._engine.begin() as conn:
+            async with self._begin() as conn:
                 await conn.run_sync(self._metadata.drop_all)
 
     # ---------------------------------------------------------------- rows
@@ -292,6 +353,26 @@ class SqlChannelRepository:
         return out
 
     def _load(self, row: sa.Row[Any]) -> Channel:
+        """The channel of a row; :class:`CorruptChannelError` naming it if the row is bad."""
+        try:
+            return self._build(row)
+        except (InvalidInputError, DomainError) as exc:
+            errors = getattr(exc, "errors", None) or [FieldError("<row>", type(exc).__name__)]
+            raise CorruptChannelError(str(row.id), errors) from None
+
+    def _load_all(self, rows: Iterable[sa.Row[Any]]) -> tuple[list[Channel], list[Any]]:
+        """Channels of the rows that load, and the errors of those that do not (logged)."""
+        good: list[Channel] = []
+        bad: list[CorruptChannelError] = []
+        for row in rows:
+            try:
+                good.append(self._load(row))
+            except CorruptChannelError as exc:
+                logger.error("skipping unreadable channel: %s", exc)
+                bad.append(exc)
+        return good, bad
+
+    def _build(self, row: sa.Row[Any]) -> Channel:
         secret = self._unseal(row)
         snap: dict[str, Any] = dict(row.data)
         snap.update(
@@ -323,11 +404,18 @@ class SqlChannelRepository:
             register_secrets(snapshot_secrets(channel.to_snapshot()))
         return channel
 
-    async def _fetch(self, stmt: sa.Select[Any]) -> list[Channel]:
+    async def _rows(self, stmt: sa.Select[Any]) -> list[sa.Row[Any]]:
         with _translate_errors():
-            async with self._reader.connect() as conn:
-                rows = (await conn.execute(stmt)).all()
-        return [self._load(r) for r in rows]
+            async with self._read() as conn:
+                return list((await conn.execute(stmt)).all())
+
+    async def _fetch(self, stmt: sa.Select[Any]) -> list[Channel]:
+        """Every channel the statement selects that loads (bad rows logged and left out)."""
+        return self._load_all(await self._rows(stmt))[0]
+
+    async def _fetch_one(self, stmt: sa.Select[Any]) -> Channel | None:
+        rows = await self._rows(stmt)
+        return self._load(rows[0]) if rows else None
 
     def _oldest_first(self, *conditions: sa.ColumnElement[bool]) -> sa.Select[Any]:
         t = self._table
@@ -347,7 +435,7 @@ class SqlChannelRepository:
         try:
             values = self._values(channel)
             with _translate_errors():
-                async with self._engine.begin() as conn:
+                async with self._begin() as conn:
                     if self._events is not None and channel.pending_events:
                         rows = event_rows(channel.pending_events)
                         await conn.execute(sa.insert(self._events), rows)
@@ -396,7 +484,7 @@ class SqlChannelRepository:
         stmt = sa.select(t.c.version).where(t.c.id == channel_id, t.c.tenant_id == tenant_id)
         try:
             with _translate_errors():
-                async with self._reader.connect() as conn:
+                async with self._read() as conn:
                     version: int | None = (await conn.execute(stmt)).scalar()
         except RepositoryError:
             return None
@@ -405,20 +493,19 @@ class SqlChannelRepository:
     async def get(self, channel_id: UUID, *, tenant_id: str) -> Channel:
         """The channel (deleted ones included) or :class:`ChannelNotFoundError`."""
         t = self._table
-        found = await self._fetch(
+        found = await self._fetch_one(
             sa.select(t).where(t.c.id == channel_id, t.c.tenant_id == tenant_id)
         )
-        if not found:
+        if found is None:
             raise ChannelNotFoundError(str(channel_id))
-        return found[0]
+        return found
 
     async def lookup(self, channel_id: UUID) -> Channel | None:
         """Cross-tenant lookup for the inbound webhook path; deleted channels excluded."""
         t = self._table
-        found = await self._fetch(
+        return await self._fetch_one(
             sa.select(t).where(t.c.id == channel_id, t.c.deleted_at.is_(None))
         )
-        return found[0] if found else None
 
     async def find_by_external_id(
         self, channel_type: ChannelType | str, external_id: str, *, tenant_id: str | None = None
@@ -533,17 +620,18 @@ class SqlChannelRepository:
         rows_stmt = sa.select(t).where(*conditions).order_by(*order).limit(limit).offset(offset)
         count_stmt = sa.select(sa.func.count()).select_from(t).where(*conditions)
         with _translate_errors():
-            async with self._reader.connect() as conn:
+            async with self._read() as conn:
                 rows = (await conn.execute(rows_stmt)).all()
                 total = int((await conn.execute(count_stmt)).scalar_one())
-        return ChannelPage(tuple(self._load(r) for r in rows), total)
+        good, bad = self._load_all(rows)
+        return ChannelPage(tuple(good), total, unreadable=tuple(bad))
 
     async def delete(self, channel_id: UUID, *, tenant_id: str) -> None:
         """Remove the record for good; :class:`ChannelNotFoundError` if absent."""
         t = self._table
         stmt = sa.delete(t).where(t.c.id == channel_id, t.c.tenant_id == tenant_id)
         with _translate_errors():
-            async with self._engine.begin() as conn:
+            async with self._begin() as conn:
                 deleted = (await conn.execute(stmt)).rowcount
         if deleted != 1:
             raise ChannelNotFoundError(str(channel_id))
@@ -551,11 +639,15 @@ class SqlChannelRepository:
     async def record_metrics(
         self, channel_id: UUID, delta: MetricsDelta, *, tenant_id: str
     ) -> None:
-        """Add counter increments in one ``UPDATE`` (no version check or bump)."""
+        """Add counter increments in one ``UPDATE`` (no version check or bump).
+
+        Refuses negative or absurd increments (:class:`InvalidMetricsError`) before writing.
+        """
+        delta.check()
         t = self._table
         scope = (t.c.id == channel_id, t.c.tenant_id == tenant_id)
         with _translate_errors():
-            async with self._engine.begin() as conn:
+            async with self._begin() as conn:
                 if delta.is_empty:
                     stmt: Any = sa.select(sa.func.count()).select_from(t).where(*scope)
                     matched = int((await conn.execute(stmt)).scalar_one())

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
 from ventros_channels.clock import Clock
 from ventros_channels.domain.channel import Channel
-from ventros_channels.domain.types import ChannelType
+from ventros_channels.domain.types import ChannelStatus, ChannelType
 
 __all__ = ["DEFAULT_PROJECT_ID", "DEFAULT_TENANT", "SAMPLE_CONFIGS", "ChannelFactory"]
 
@@ -50,8 +51,24 @@ SAMPLE_CONFIGS: Mapping[str, Mapping[str, Any]] = {
 """One valid config per built-in type. Every secret value starts with ``test-`` or ``TEST-``."""
 
 
+_CREATE_FIELDS = frozenset(inspect.signature(Channel.create).parameters) - {"cls"}
+_TO_STATUS: Mapping[ChannelStatus, tuple[str, ...]] = {
+    ChannelStatus.INACTIVE: ("deactivate",),
+    ChannelStatus.CONNECTING: ("request_activation",),
+    ChannelStatus.ACTIVE: ("activate",),
+    ChannelStatus.DISCONNECTED: ("activate", "mark_disconnected"),
+    ChannelStatus.ERROR: ("activate", "mark_error"),
+}
+
+
 class ChannelFactory:
-    """Builds valid channels with overridable fields."""
+    """Builds valid channels with overridable fields.
+
+    Keyword arguments of :meth:`Channel.create` (``name``, ``pipeline_id``, ``ai_enabled``,
+    ...) override the defaults; any other keyword names a config field and overrides it in
+    the sample config (``channel_factory("telegram", bot_username="shop_bot")``); ``status``
+    drives the channel to that status through the allowed transitions.
+    """
 
     def __init__(self, clock: Clock, *, tenant_id: str = DEFAULT_TENANT) -> None:
         self.clock = clock
@@ -63,6 +80,7 @@ class ChannelFactory:
         *,
         active: bool = False,
         config: Mapping[str, Any] | None = None,
+        status: ChannelStatus | str | None = None,
         **overrides: Any,
     ) -> Channel:
         """A new channel; ``active=True`` configures its webhook and activates it."""
@@ -71,12 +89,26 @@ class ChannelFactory:
             "project_id": DEFAULT_PROJECT_ID,
             "name": f"{channel_type} channel",
             "channel_type": channel_type,
-            "config": dict(config if config is not None else SAMPLE_CONFIGS[str(channel_type)]),
             "clock": self.clock,
         }
-        fields.update(overrides)
+        settings = dict(config if config is not None else SAMPLE_CONFIGS[str(channel_type)])
+        for key, value in overrides.items():
+            (fields if key in _CREATE_FIELDS else settings)[key] = value
+        fields["config"] = settings
         channel = Channel.create(**fields)
-        if active:
+        target = ChannelStatus(status) if status is not None else None
+        if active or target in (
+            ChannelStatus.ACTIVE,
+            ChannelStatus.DISCONNECTED,
+            ChannelStatus.ERROR,
+        ):
             channel.configure_webhook(base_url="https://crm.example.test")
             channel.activate()
+        if target is not None and channel.status is not target:
+            for step in _TO_STATUS[target]:
+                command = getattr(channel, step)
+                if step.startswith("mark_"):
+                    command("set by the test factory")
+                else:
+                    command()
         return channel

@@ -207,7 +207,11 @@ class FakeTelegram(_Fake):
 
 
 class FakeWAHA(_Fake):
-    """A WAHA server with sessions, QR pairing, sends and (synthetic) history."""
+    """A WAHA server with sessions, QR pairing, sends and (synthetic) history.
+
+    A session keeps its pairing when stopped (a restart goes straight to WORKING) and loses it
+    when logged out, as WAHA does. :meth:`fail_next` makes the next matching calls fail.
+    """
 
     name = "waha"
 
@@ -217,9 +221,25 @@ class FakeWAHA(_Fake):
         self.hmac_key = "fake-waha-hmac-key"
         self.latency = latency
         self.sessions: dict[str, dict[str, Any]] = {}
+        self.paired: set[str] = set()
         self.history: SyntheticHistory | None = None
+        self._failures: list[tuple[str, int, int]] = []
         self._qr = itertools.count(1)
         self._events = itertools.count(1)
+
+    def fail_next(self, path_part: str, *, status: int = 503, times: int = 1) -> None:
+        """Answer the next ``times`` requests whose path contains ``path_part`` with ``status``."""
+        self._failures.append((path_part, status, times))
+
+    def _failure(self, path: str) -> httpx.Response | None:
+        for index, (part, status, times) in enumerate(self._failures):
+            if part in path:
+                if times <= 1:
+                    del self._failures[index]
+                else:
+                    self._failures[index] = (part, status, times - 1)
+                return _json(status, {"message": "fake failure"})
+        return None
 
     def config(self, session: str = "default") -> dict[str, Any]:
         return {
@@ -234,6 +254,9 @@ class FakeWAHA(_Fake):
             await asyncio.sleep(self.latency)
         if request.headers.get("x-api-key") != self.api_key:
             return _json(401, {"message": "Unauthorized"})
+        failed = self._failure(request.url.path)
+        if failed is not None:
+            return failed
         path = request.url.path
         method = request.method
         body = json.loads(request.content) if request.content else {}
@@ -264,10 +287,13 @@ class FakeWAHA(_Fake):
                 )
             if len(parts) == 4 and parts[3] in ("start", "restart"):
                 if session["status"] != "WORKING":
-                    session["status"] = "SCAN_QR_CODE"
+                    paired = parts[2] in self.paired
+                    session["status"] = "WORKING" if paired else "SCAN_QR_CODE"
                 return _json(201, session)
             if len(parts) == 4 and parts[3] in ("stop", "logout"):
                 session["status"] = "STOPPED"
+                if parts[3] == "logout":
+                    self.paired.discard(parts[2])
                 return _json(201, session)
         if len(parts) == 4 and parts[0] == "api" and parts[2:] == ["auth", "qr"]:
             return _json(200, {"value": f"2@fake-pairing-code-{next(self._qr)},{parts[1]},QRKEY=="})
@@ -332,11 +358,27 @@ class FakeWAHA(_Fake):
 
     def pair(self, session: str = "default") -> WebhookRequest:
         """The user scanned the QR code: the session is WORKING and WAHA says so by webhook."""
-        self.sessions.setdefault(session, {"name": session, "config": None})["status"] = "WORKING"
-        payload = {"name": session, "status": "WORKING"}
+        self.paired.add(session)
+        return self.session_status(session, "WORKING")
+
+    def session_status(
+        self, session: str = "default", status: str = "WORKING", *, hmac_key: str | None = None
+    ) -> WebhookRequest:
+        """The session changed state (e.g. ``FAILED``): WAHA's signed ``session.status``."""
+        self.sessions.setdefault(session, {"name": session, "config": None})["status"] = status
+        payload = {"name": session, "status": status}
         return _signed(
-            "waha", self._envelope(session, "session.status", payload), self.hmac_key, self.now()
+            "waha",
+            self._envelope(session, "session.status", payload),
+            hmac_key or self.hmac_key,
+            self.now(),
         )
+
+    def webhook_url(self, session: str = "default") -> str | None:
+        """The URL the session delivers to (``None`` when no webhook is set)."""
+        config = (self.sessions.get(session) or {}).get("config") or {}
+        hooks = config.get("webhooks") or []
+        return str(hooks[0]["url"]) if hooks else None
 
     def text_message(
         self,
@@ -549,6 +591,7 @@ class FakePlatforms:
             self.telegram.requests.append(request)
             return self.telegram.handle(request)
         if host == WAHA_HOST:
+            self.waha.requests.append(request)
             return await self.waha.handle(request)
         if host == GRAPH_HOST:
             self.graph.requests.append(request)

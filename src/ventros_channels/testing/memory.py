@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import defaultdict
 from typing import Any
 from uuid import UUID
@@ -14,10 +15,19 @@ from ventros_channels.domain.channel import Channel
 from ventros_channels.domain.snapshot import metrics_to_dict
 from ventros_channels.domain.types import ChannelStatus, ChannelType
 from ventros_channels.domain.values import ChannelMetrics, MetricsDelta
-from ventros_channels.errors import ChannelNotFoundError, ConcurrencyError
+from ventros_channels.errors import (
+    ChannelNotFoundError,
+    ConcurrencyError,
+    CorruptChannelError,
+    DomainError,
+    FieldError,
+    InvalidInputError,
+)
 from ventros_channels.repository import ChannelFilters, ChannelPage, _check_page
 
 __all__ = ["InMemoryChannelRepository"]
+
+logger = logging.getLogger("ventros_channels.testing")
 
 
 @attrs.define
@@ -49,9 +59,25 @@ class InMemoryChannelRepository:
     # ---------------------------------------------------------------- helpers
 
     def _load(self, row: _Row) -> Channel:
+        """The stored channel; :class:`CorruptChannelError` naming it if the row is bad."""
         snap = dict(row.snapshot)
         snap["metrics"] = metrics_to_dict(row.metrics)
-        return Channel.from_snapshot(snap, clock=self._clock)
+        try:
+            return Channel.from_snapshot(snap, clock=self._clock)
+        except (InvalidInputError, DomainError) as exc:
+            errors = getattr(exc, "errors", None) or [FieldError("<row>", type(exc).__name__)]
+            raise CorruptChannelError(str(snap.get("id")), errors) from None
+
+    def _load_all(self, rows: list[_Row]) -> tuple[list[Channel], list[CorruptChannelError]]:
+        good: list[Channel] = []
+        bad: list[CorruptChannelError] = []
+        for row in rows:
+            try:
+                good.append(self._load(row))
+            except CorruptChannelError as exc:
+                logger.error("skipping unreadable channel: %s", exc)
+                bad.append(exc)
+        return good, bad
 
     def _unindex(self, cid: UUID, snap: dict[str, Any]) -> None:
         tenant, project = snap["tenant_id"], UUID(snap["project_id"])
@@ -80,7 +106,7 @@ class InMemoryChannelRepository:
 
     def _sorted(self, ids: set[UUID]) -> list[Channel]:
         rows = sorted((self._rows[i] for i in ids), key=lambda r: r.snapshot["created_at"])
-        return [self._load(r) for r in rows]
+        return self._load_all(rows)[0]
 
     # ---------------------------------------------------------------- protocol
 
@@ -142,10 +168,12 @@ class InMemoryChannelRepository:
                 and r.snapshot["deleted_at"] is not None
                 and (f.project_id is None or r.snapshot["project_id"] == str(f.project_id))
             }
-        matched = [self._load(self._rows[c]) for c in candidates]
+        matched, bad = self._load_all([self._rows[c] for c in candidates])
         matched = [c for c in matched if _matches(c, f)]
         matched.sort(key=lambda c: (_sort_key(c, f.sort_by), str(c.id)), reverse=f.descending)
-        return ChannelPage(tuple(matched[f.offset : f.offset + f.limit]), len(matched))
+        return ChannelPage(
+            tuple(matched[f.offset : f.offset + f.limit]), len(matched), unreadable=tuple(bad)
+        )
 
     async def search(
         self, text: str, *, tenant_id: str, limit: int = 50, offset: int = 0
@@ -161,8 +189,8 @@ class InMemoryChannelRepository:
             ):
                 hits.append(self._rows[cid])
         hits.sort(key=lambda r: (r.snapshot["name"].casefold(), r.snapshot["id"]))
-        page = [self._load(r) for r in hits[offset : offset + limit]]
-        return ChannelPage(tuple(page), len(hits))
+        page, bad = self._load_all(hits[offset : offset + limit])
+        return ChannelPage(tuple(page), len(hits), unreadable=tuple(bad))
 
     async def delete(self, channel_id: UUID, *, tenant_id: str) -> None:
         async with self._lock:
@@ -173,6 +201,7 @@ class InMemoryChannelRepository:
     async def record_metrics(
         self, channel_id: UUID, delta: MetricsDelta, *, tenant_id: str
     ) -> None:
+        delta.check()  # refuses negative or absurd increments before anything is written
         row = self._scoped(channel_id, tenant_id)
         row.metrics = row.metrics.apply(delta)  # no await in between: atomic on the loop
 

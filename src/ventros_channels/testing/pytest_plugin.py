@@ -26,5 +26,8 @@ def channel_repository(fixed_clock: FixedClock) -> InMemoryChannelRepository:
 
 @pytest.fixture
 def channel_factory(fixed_clock: FixedClock) -> ChannelFactory:
-    """Builds valid channels of any built-in type: ``channel_factory("waha", active=True)``."""
+    """Builds valid channels of any built-in type with field overrides:
+    ``channel_factory("waha", active=True)``, ``channel_factory(name="Shop", status="error")``,
+    ``channel_factory("telegram", bot_username="shop_bot")`` (a config field).
+    """
     return ChannelFactory(fixed_clock)

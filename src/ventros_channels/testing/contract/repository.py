@@ -32,6 +32,7 @@ from ventros_channels import (
     ChannelNotFoundError,
     ChannelStatus,
     ConcurrencyError,
+    InvalidMetricsError,
     MetricsDelta,
 )
 from ventros_channels.repository import ChannelFilters, ChannelRepository, SortField
@@ -235,6 +236,19 @@ class RepositoryContract:
         await repository.save(ch)
         await repository.save(ch)
         assert (await repository.get(ch.id, tenant_id=TENANT)).metrics.messages_received == 1
+
+    @pytest.mark.parametrize(("field", "value"), [("received", -5), ("sent", 10**12)])
+    async def test_record_metrics_refuses_negative_or_absurd_increments(
+        self, repository: ChannelRepository, factory: ChannelFactory, field: str, value: int
+    ) -> None:
+        ch = await self.saved(repository, factory())
+        bad = MetricsDelta(received=1)
+        object.__setattr__(bad, field, value)  # past the constructor's own check
+        with pytest.raises(InvalidMetricsError):
+            await repository.record_metrics(ch.id, bad, tenant_id=TENANT)
+        got = await repository.get(ch.id, tenant_id=TENANT)
+        assert (got.metrics.messages_received, got.metrics.messages_sent) == (0, 0)
+        assert len(await repository.find_by_project(DEFAULT_PROJECT_ID, tenant_id=TENANT)) == 1
 
     async def test_record_metrics_adds_without_a_version_bump(
         self, repository: ChannelRepository, factory: ChannelFactory, fixed_clock: FixedClock
