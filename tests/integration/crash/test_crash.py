@@ -34,14 +34,18 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
+import redis.asyncio as aioredis
+import sqlalchemy as sa
 
 from ventros_channels import SystemClock
-from ventros_channels.inbox import Inbox
+from ventros_channels.adapters import default_registry
+from ventros_channels.inbox import Inbox, InMemoryInbox
 from ventros_channels.sql import SqlChannelRepository, create_engine
 from ventros_channels.testing.factories import ChannelFactory
 from ventros_channels.testing.fakes import FakeTelegram
 from ventros_channels.webhooks import WebhookRequest
 
+from ..conftest import postgres_url
 from . import crash_app
 from .proxy import TcpProxy
 
@@ -219,9 +223,16 @@ class Backend:
 
 
 async def _run(
-    backend: Backend, tmp_path: Path, database_url: str, schema: str, *, chaos: bool
-) -> tuple[Load, Cluster, list[tuple[str, str, int]], set[str]]:
-    rng = random.Random(20261129)
+    backend: Backend,
+    tmp_path: Path,
+    database_url: str,
+    schema: str,
+    *,
+    chaos: bool,
+    kill_web_at: float | None = None,
+) -> tuple[Load, Cluster, list[tuple[str, str, int]], set[str], set[str]]:
+    """Start the processes, deliver everything, wait until handled; ledger and dead letters."""
+    rng = random.Random(20261129)  # noqa: S311
     clock = SystemClock()
     telegram = FakeTelegram(clock.now)
     engine = create_engine(database_url)
@@ -229,33 +240,36 @@ async def _run(
     await repo.create_schema()
     channel = ChannelFactory(clock)("telegram", config=telegram.config(), active=True)
     await repo.save(channel)
+    if backend.name == "postgres":
+        from ventros_channels.sql import SqlInbox
+
+        await SqlInbox(engine, schema=schema).create_schema()
     await engine.dispose()
 
     by_chat: dict[int, list[WebhookRequest]] = defaultdict(list)
-    keys: dict[str, int] = {}
     for seq in range(PER_CHAT):
         for c in range(CHATS):
-            req = telegram.text_update(chat_id=1000 + c, text=f"{c}:{seq}")
-            by_chat[1000 + c].append(req)
-    total = CHATS * PER_CHAT
+            by_chat[1000 + c].append(telegram.text_update(chat_id=1000 + c, text=f"{c}:{seq}"))
+    expected = _expected_keys([r for reqs in by_chat.values() for r in reqs])
+    total = len(expected)
 
     proxies = [TcpProxy(*_target(url)) for url in backend.targets]
     for p in proxies:
         await p.start()
     env = {**os.environ, **backend.env, "VCR_LEDGER": str(tmp_path / "ledger.txt")}
-    env["VCR_DATABASE_URL"] = _via(database_url, proxies[0])
+    env["VCR_DATABASE_URL"] = database_url
     env["VCR_SCHEMA"] = schema
     for url, proxy in zip(backend.targets, proxies, strict=True):
         for name, value in list(env.items()):
-            if value == url:
+            if value == url and name.startswith("VCR_"):
                 env[name] = _via(url, proxy)
     env["PYTHONPATH"] = os.pathsep.join([str(HERE), env.get("PYTHONPATH", "")])
     port = _free_port()
-    cluster = Cluster(
-        env, port, WORKER_PROCESSES if backend.name != "memory" else 0, tmp_path / "processes.log"
-    )
+    workers = WORKER_PROCESSES if backend.name != "memory" else 0
+    cluster = Cluster(env, port, workers, tmp_path / "processes.log")
     cluster.start()
     load = Load()
+    letters: set[str] = set()
     try:
         await _wait_http(port)
         done = asyncio.Event()
@@ -264,23 +278,40 @@ async def _run(
         if chaos:
             side.append(asyncio.create_task(_chaos(cluster, done, rng)))
             side.append(asyncio.create_task(_outage(proxies, load, total, done)))
+        if kill_web_at is not None:
+            side.append(asyncio.create_task(_kill_web(cluster, load, int(total * kill_web_at))))
         await asyncio.wait_for(_deliver(url, by_chat, load, rng), DEADLINE)
         done.set()
         await asyncio.gather(*side)
         cluster.revive()
-        inbox = backend.inbox()
-        async with asyncio.timeout(120):
-            while (await inbox.stats()).backlog:  # noqa: ASYNC110 (another process's store)
-                await asyncio.sleep(0.2)
-        letters = {x.delivery.key for x in await inbox.dead_letters(limit=10_000)}
+        await _settle(backend.inbox(), tmp_path / "ledger.txt")
+        letters = {x.delivery.key for x in await backend.inbox().dead_letters(limit=10_000)}
     finally:
         cluster.stop()
         for p in proxies:
             await p.stop()
+        (tmp_path / "processes.log").exists() and print((tmp_path / "processes.log").read_text()[-3000:])
     ledger_path = tmp_path / "ledger.txt"
     rows = _ledger(ledger_path) if ledger_path.exists() else []
-    del keys
-    return load, cluster, rows, letters
+    return load, cluster, rows, letters, expected
+
+
+async def _kill_web(cluster: Cluster, load: Load, after: int) -> None:
+    while load.acknowledged < after:  # noqa: ASYNC110 (a counter)
+        await asyncio.sleep(0.01)
+    cluster.kill("web")
+
+
+async def _settle(inbox: Inbox, ledger: Path) -> None:
+    """Wait until the inbox is empty and the ledger stopped growing for a second."""
+    async with asyncio.timeout(180):
+        size, quiet = -1, 0
+        while quiet < 10:
+            busy = (await inbox.stats()).backlog
+            now = ledger.stat().st_size if ledger.exists() else 0
+            quiet = quiet + 1 if (busy == 0 and now == size) else 0
+            size = now
+            await asyncio.sleep(0.1)
 
 
 def _check(rows: list[tuple[str, str, int]], letters: set[str], expected_keys: set[str]) -> None:
@@ -293,3 +324,103 @@ def _check(rows: list[tuple[str, str, int]], letters: set[str], expected_keys: s
         by_chat[chat].append(seq)
     for chat, seqs in by_chat.items():
         assert seqs == sorted(seqs), f"chat {chat} handled out of order: {seqs}"
+
+
+def _expected_keys(requests: list[WebhookRequest]) -> set[str]:
+    adapter = default_registry().get("telegram")
+    return {e.idempotency_key for req in requests for e in adapter.parse(req.body, None)}
+
+
+async def test_postgres_inbox_loses_nothing_when_processes_are_killed_and_the_store_drops(
+    tmp_path: Path, postgres_schema: str
+) -> None:
+    url = postgres_url()
+    engine = create_engine(url)
+
+    async def records() -> tuple[int, int]:
+        async with engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    sa.text(
+                        "SELECT count(*), count(DISTINCT (channel_id, idem_key)) "
+                        f'FROM "{postgres_schema}".channel_inbox'
+                    )
+                )
+            ).one()
+        return int(row[0]), int(row[1])
+
+    def inbox() -> Inbox:
+        from ventros_channels.sql import SqlInbox
+
+        return SqlInbox(engine, schema=postgres_schema)
+
+    backend = Backend("postgres", {"VCR_INBOX": "postgres"}, [url], inbox, records)
+    try:
+        await _scenario(backend, tmp_path, url, postgres_schema)
+    finally:
+        await engine.dispose()
+
+
+async def test_redis_inbox_loses_nothing_when_processes_are_killed_and_the_store_drops(
+    tmp_path: Path, postgres_schema: str, redis_client: aioredis.Redis, redis_prefix: str
+) -> None:
+    url = postgres_url()
+    redis_url = os.environ["VENTROS_TEST_REDIS_URL"]
+
+    async def records() -> tuple[int, int]:
+        """Deliveries ever recorded (the id counter) and distinct keys (dedupe keys)."""
+        prefix = f"{redis_prefix}:inbox:"
+        recorded = int(await redis_client.get(prefix + "seq") or 0)
+        keys = [k async for k in redis_client.scan_iter(match=prefix + "k:*", count=1000)]
+        return recorded, len(keys)
+
+    def inbox() -> Inbox:
+        from ventros_channels.redis import RedisInbox
+
+        return RedisInbox(redis_client, prefix=redis_prefix)
+
+    env = {"VCR_INBOX": "redis", "VCR_REDIS_URL": redis_url, "VCR_REDIS_PREFIX": redis_prefix}
+    backend = Backend("redis", env, [url, redis_url], inbox, records)
+    await _scenario(backend, tmp_path, url, postgres_schema)
+
+
+async def _scenario(backend: Backend, tmp_path: Path, url: str, schema: str) -> None:
+    load, cluster, rows, letters, expected = await _run(
+        backend, tmp_path, url, schema, chaos=True
+    )
+    print(
+        f"\n{backend.name}: {len(expected)} events, {load.posts} posts "
+        f"({load.refused} refused, {load.failed_connections} connection failures), "
+        f"{cluster.kills} processes killed, {len(rows)} handled, {len(letters)} dead letters"
+    )
+    assert cluster.kills >= 3, "the run ended before the chaos had a chance"
+    _check(rows, letters, expected)
+    recorded, distinct = await backend.records()
+    assert recorded == distinct == len(expected), "a delivery was recorded twice or not at all"
+
+
+async def test_without_a_durable_inbox_a_killed_web_process_loses_events(
+    tmp_path: Path, postgres_schema: str
+) -> None:
+    """What the durable inboxes prevent: the in-memory inbox loses what was answered 200 and
+    not yet handled when its process is killed."""
+    url = postgres_url()
+    backend = Backend(
+        "memory",
+        {"VCR_INBOX": "memory", "VCR_HANDLER_SECONDS": "0.05"},
+        [url],
+        lambda: InMemoryInbox(),
+        _no_records,
+    )
+    load, cluster, rows, _, expected = await _run(
+        backend, tmp_path, url, postgres_schema, chaos=False, kill_web_at=0.5
+    )
+    handled = {key for key, _, _ in rows}
+    lost = expected - handled
+    print(f"\nin-memory inbox: {len(lost)} of {len(expected)} acknowledged events lost")
+    assert load.acknowledged == len(expected)
+    assert lost, "killing the only process should have lost queued events"
+
+
+async def _no_records() -> tuple[int, int]:
+    return 0, 0
