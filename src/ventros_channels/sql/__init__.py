@@ -7,6 +7,13 @@ plain SQL files listed by :func:`postgresql_migrations`.
 """
 
 from ventros_channels.sql.migrations import postgresql_migrations
+from ventros_channels.sql.inbox import SqlInbox
 from ventros_channels.sql.repository import ConfigCipher, SqlChannelRepository, create_engine
 
-__all__ = ["ConfigCipher", "SqlChannelRepository", "create_engine", "postgresql_migrations"]
+__all__ = [
+    "ConfigCipher",
+    "SqlChannelRepository",
+    "SqlInbox",
+    "create_engine",
+    "postgresql_migrations",
+]
