@@ -7,6 +7,7 @@ run each in a schema of their own, dropped afterwards.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 import time
 from collections.abc import AsyncIterator, Callable
@@ -209,7 +210,9 @@ async def test_a_later_row_in_flight_holds_an_earlier_one_of_its_chat(
     """Concurrent accepts may commit out of id order: the chat still runs one at a time."""
     inbox = await _made(sqlite_engine, None, clock=fixed_clock)
     channel = uuid4()
-    await inbox.accept([make_delivery(channel, "a1", chat="A"), make_delivery(channel, "a2", chat="A")])
+    await inbox.accept(
+        [make_delivery(channel, "a1", chat="A"), make_delivery(channel, "a2", chat="A")]
+    )
     t = inbox.table
     async with sqlite_engine.begin() as conn:  # make a1 look like it committed late
         await conn.execute(sa.update(t).where(t.c.idem_key == "a1").values(state="done"))
@@ -353,7 +356,7 @@ async def test_postgres_two_processes_never_share_a_row_or_a_chat(
         runs.sort(key=lambda r: r[1])
         keys = [key for key, _, _ in runs]
         assert keys == sorted(keys, key=position.__getitem__), f"{chat} out of order"
-        for (_, _, end), (_, start, _) in zip(runs, runs[1:], strict=False):
+        for (_, _, end), (_, start, _) in itertools.pairwise(runs):
             assert start >= end, f"{chat}: two deliveries in flight at once"
     stats = await inboxes[0].stats()
     assert stats.backlog == 0

@@ -6,8 +6,8 @@ Build the schema with :meth:`SqlChannelRepository.create_schema`, or on PostgreS
 plain SQL files listed by :func:`postgresql_migrations`.
 """
 
-from ventros_channels.sql.migrations import postgresql_migrations
 from ventros_channels.sql.inbox import SqlInbox
+from ventros_channels.sql.migrations import postgresql_migrations
 from ventros_channels.sql.repository import ConfigCipher, SqlChannelRepository, create_engine
 
 __all__ = [

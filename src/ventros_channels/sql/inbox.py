@@ -37,7 +37,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ventros_channels.clock import Clock, SystemClock
 from ventros_channels.errors import InboxError, InboxUnavailableError
@@ -57,8 +57,6 @@ __all__ = ["SqlInbox"]
 
 logger = logging.getLogger("ventros_channels.sql.inbox")
 
-_CHUNK = 500
-"""Rows per INSERT statement (a larger batch runs several in one transaction)."""
 
 _UNREADABLE = "stored delivery cannot be read"
 _REPLAY_COLUMNS = (
@@ -119,7 +117,13 @@ class SqlInbox:
         self._retain = retain
         self._metadata = sa.MetaData(schema=schema)
         self._table = build_inbox_table(self._metadata, table_name)
-        self._insert: Any = pg_dialect.insert if self._postgres else sqlite_dialect.insert
+        insert = pg_dialect.insert if self._postgres else sqlite_dialect.insert
+        t = self._table
+        self._accept = (
+            insert(t)
+            .on_conflict_do_nothing(index_elements=[t.c.channel_id, t.c.idem_key])
+            .returning(t.c.channel_id, t.c.idem_key)
+        )
 
     def __repr__(self) -> str:
         return f"SqlInbox({self._engine.dialect.name}, table={self._table.fullname!r})"
@@ -164,15 +168,13 @@ class SqlInbox:
             "accepted_at": now,
         }
 
-    def accept_statement(self, rows: Sequence[dict[str, Any]]) -> Any:
-        """The ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` behind :meth:`accept`."""
-        t = self._table
-        return (
-            self._insert(t)
-            .values(list(rows))
-            .on_conflict_do_nothing(index_elements=[t.c.channel_id, t.c.idem_key])
-            .returning(t.c.channel_id, t.c.idem_key)
-        )
+    def accept_statement(self) -> Any:
+        """The ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` behind :meth:`accept`.
+
+        Executed with a list of rows: SQLAlchemy sends them as one multi-row statement
+        ("insertmanyvalues"), and the statement itself is compiled once and cached.
+        """
+        return self._accept
 
     async def accept(self, deliveries: Sequence[Delivery]) -> AcceptResult:
         """Record the deliveries whose key is new for their channel, in one transaction.
@@ -188,14 +190,13 @@ class SqlInbox:
         if not unique:
             return AcceptResult((), len(deliveries))
         rows = [self._row(d, now) for d in unique.values()]
-        chunks = [rows[i : i + _CHUNK] for i in range(0, len(rows), _CHUNK)]
-        engine = self._single if len(chunks) == 1 else self._engine
-        inserted: set[tuple[UUID, str]] = set()
+        # up to one page of rows is one statement, atomic on its own; more need a transaction
+        one_statement = len(rows) <= self._engine.dialect.insertmanyvalues_page_size
+        engine = self._single if one_statement else self._engine
         with _translate_errors():
             async with engine.begin() as conn:
-                for chunk in chunks:
-                    result = await conn.execute(self.accept_statement(chunk))
-                    inserted.update((r[0], r[1]) for r in result)
+                result = await conn.execute(self._accept, rows)
+                inserted = {(r[0], r[1]) for r in result}
         accepted = tuple(d for key, d in unique.items() if key in inserted)
         return AcceptResult(accepted, len(deliveries) - len(accepted))
 
@@ -510,8 +511,7 @@ def _is_connection_failure(exc: BaseException) -> bool:
     if module == "asyncpg":
         names = {k.__name__ for k in type(exc).__mro__}
         return bool(
-            names
-            & {"PostgresConnectionError", "InterfaceError", "ConnectionDoesNotExistError"}
+            names & {"PostgresConnectionError", "InterfaceError", "ConnectionDoesNotExistError"}
         )
     return module in {"aiosqlite", "sqlite3"} and "OperationalError" in type(exc).__name__
 
