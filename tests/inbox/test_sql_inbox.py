@@ -296,13 +296,23 @@ async def test_postgres_lease_reads_the_partial_indexes(
 # ---------------------------------------------------------------- concurrency
 
 
-async def test_postgres_two_processes_never_share_a_row_or_a_chat(
-    pg_engine: AsyncEngine, pg_schema: str
+@pytest.fixture(params=["sqlite", "postgres"])
+def two_processes(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str | None]:
+    """A database URL and schema for two engines, standing for two processes."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}", None
+    url = postgres_url()
+    return url, request.getfixturevalue("pg_schema")
+
+
+async def test_two_processes_never_share_a_row_or_a_chat(
+    two_processes: tuple[str, str | None],
 ) -> None:
     """500 deliveries in 50 chats, 8 lease loops on 2 engines, accepts still arriving."""
-    other_engine = create_engine(postgres_url())
+    url, schema = two_processes
+    engines = [create_engine(url), create_engine(url)]
     try:
-        inboxes = [await _made(pg_engine, pg_schema), SqlInbox(other_engine, schema=pg_schema)]
+        inboxes = [await _made(engines[0], schema), SqlInbox(engines[1], schema=schema)]
         channel = uuid4()
         total, chats = 500, 50
         rng = random.Random(7)
@@ -342,8 +352,10 @@ async def test_postgres_two_processes_never_share_a_row_or_a_chat(
         await asyncio.wait_for(
             asyncio.gather(producer(), *(worker(n) for n in range(8))), timeout=120
         )
+        stats = await inboxes[0].stats()
     finally:
-        await other_engine.dispose()
+        for engine in engines:
+            await engine.dispose()
 
     assert len(log) == total, "every delivery handed out exactly once"
     assert set(attempts) == {1}
@@ -358,7 +370,6 @@ async def test_postgres_two_processes_never_share_a_row_or_a_chat(
         assert keys == sorted(keys, key=position.__getitem__), f"{chat} out of order"
         for (_, _, end), (_, start, _) in itertools.pairwise(runs):
             assert start >= end, f"{chat}: two deliveries in flight at once"
-    stats = await inboxes[0].stats()
     assert stats.backlog == 0
 
 
@@ -381,6 +392,23 @@ async def test_concurrent_accepts_from_two_engines_record_each_key_once(
     keys = [d.key for r in results for d in r.accepted]
     assert sorted(keys) == sorted({f"k{i}" for i in range(40)})
     assert sum(r.duplicates for r in results) == 300 - 40
+
+
+async def test_a_batch_larger_than_one_statement_is_recorded_whole(
+    sqlite_engine: AsyncEngine, fixed_clock: FixedClock
+) -> None:
+    inbox = await _made(sqlite_engine, None, clock=fixed_clock)
+    page = sqlite_engine.dialect.insertmanyvalues_page_size
+    channel = uuid4()
+    await inbox.accept([make_delivery(channel, "k0", chat="c0")])
+    batch = [
+        make_delivery(channel, f"k{i % (page + 100)}", chat=f"c{i % 7}") for i in range(page * 2)
+    ]
+    result = await inbox.accept(batch)
+    assert len(result.accepted) == page + 99
+    assert result.duplicates == page * 2 - (page + 99)
+    assert [d.key for d in result.accepted] == [f"k{i}" for i in range(1, page + 100)]
+    assert (await inbox.stats()).ready == page + 100
 
 
 # ---------------------------------------------------------------- outages

@@ -92,8 +92,8 @@ class SqlInbox:
 
     Create the table with :meth:`create_schema` or the PostgreSQL migration shipped in
     ``ventros_channels/sql/migrations``. Database failures raise
-    :class:`~ventros_channels.InboxUnavailableError` (connection refused, lost, timed out,
-    locked: nothing was recorded, answer 503) or :class:`~ventros_channels.InboxError`.
+    :class:`~ventros_channels.errors.InboxUnavailableError` (connection refused, lost, timed out,
+    locked: nothing was recorded, answer 503) or :class:`~ventros_channels.errors.InboxError`.
     """
 
     def __init__(
@@ -180,7 +180,7 @@ class SqlInbox:
         """Record the deliveries whose key is new for their channel, in one transaction.
 
         A key seen twice in ``deliveries`` is recorded once (the first); the others count as
-        duplicates. Raises :class:`~ventros_channels.WebhookPayloadError` (nothing recorded)
+        duplicates. Raises :class:`~ventros_channels.errors.WebhookPayloadError` (nothing recorded)
         when an event cannot be serialized.
         """
         now = self._clock.now()
