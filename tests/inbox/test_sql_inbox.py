@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
@@ -448,6 +449,11 @@ async def test_unreachable_store_raises_unavailable(url: str) -> None:
                 await call
     finally:
         await engine.dispose()
+        # aiosqlite stops the thread of a failed connection asynchronously: let it finish
+        # while this test's event loop is still open
+        for thread in threading.enumerate():
+            if "_connection_worker_thread" in thread.name:
+                await asyncio.to_thread(thread.join, 2)
 
 
 async def test_other_database_errors_are_inbox_errors(
