@@ -130,6 +130,13 @@ def test_sql_inbox_satisfies_the_protocol(tmp_path: Path) -> None:
     assert "channel_inbox" in repr(inbox)
 
 
+def test_other_databases_are_refused_up_front(monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = create_engine("sqlite+aiosqlite://")
+    monkeypatch.setattr(engine.dialect, "name", "mysql")
+    with pytest.raises(InboxError, match="not mysql"):
+        SqlInbox(engine)
+
+
 # ---------------------------------------------------------------- retention
 
 

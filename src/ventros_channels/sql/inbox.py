@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -105,6 +106,7 @@ class SqlInbox:
         clock: Clock | None = None,
         retain: timedelta = timedelta(days=7),
     ) -> None:
+        _check_dialect(engine)
         self._engine = engine
         self._postgres = engine.dialect.name == "postgresql"
         # On PostgreSQL every operation but replay is one statement, atomic on its own:
@@ -472,6 +474,17 @@ class SqlInbox:
 
 
 # -------------------------------------------------------------------- helpers
+
+
+def _check_dialect(engine: AsyncEngine) -> None:
+    """PostgreSQL, or SQLite 3.35+ (``RETURNING``); anything else is refused up front."""
+    name = engine.dialect.name
+    if name == "postgresql":
+        return
+    if name != "sqlite":
+        raise InboxError(f"SqlInbox runs on PostgreSQL or SQLite, not {name}")
+    if sqlite3.sqlite_version_info < (3, 35):
+        raise InboxError(f"SqlInbox needs SQLite 3.35 or newer, found {sqlite3.sqlite_version}")
 
 
 def _row_id(value: str) -> int | None:
