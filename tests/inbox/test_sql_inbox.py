@@ -419,6 +419,32 @@ async def test_a_batch_larger_than_one_statement_is_recorded_whole(
     assert (await inbox.stats()).ready == page + 100
 
 
+async def test_a_failure_inside_a_large_batch_records_none_of_it(
+    make_inbox: Callable[..., Any], fixed_clock: FixedClock
+) -> None:
+    inbox: SqlInbox = await make_inbox(clock=fixed_clock)
+    engine = inbox.engine
+    page = engine.dialect.insertmanyvalues_page_size
+    inserts: list[str] = []
+
+    def fail_second_insert(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("INSERT"):
+            inserts.append(statement)
+            if len(inserts) == 2:
+                raise OSError("connection reset (injected)")
+
+    batch = [make_delivery(uuid4(), f"k{i}", chat=f"c{i % 5}") for i in range(page + 10)]
+    sa.event.listen(engine.sync_engine, "after_cursor_execute", fail_second_insert)
+    try:
+        with pytest.raises(InboxUnavailableError):
+            await inbox.accept(batch)
+    finally:
+        sa.event.remove(engine.sync_engine, "after_cursor_execute", fail_second_insert)
+    assert len(inserts) == 2, "the first page ran, then the fault"
+    assert (await inbox.stats()).backlog == 0
+    assert len((await inbox.accept(batch)).accepted) == page + 10
+
+
 # ---------------------------------------------------------------- outages
 
 
