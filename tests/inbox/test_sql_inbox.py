@@ -25,6 +25,7 @@ from tests.integration.conftest import RUN_ID, postgres_url
 from ventros_channels.errors import InboxError, InboxUnavailableError
 from ventros_channels.inbox import Inbox, Leased
 from ventros_channels.sql import SqlInbox, create_engine
+from ventros_channels.sql import inbox as sql_inbox
 from ventros_channels.testing import FixedClock
 from ventros_channels.testing.contract import InboxContract
 from ventros_channels.testing.contract.inbox import Advance, make_delivery
@@ -234,6 +235,31 @@ async def test_a_later_row_in_flight_holds_an_earlier_one_of_its_chat(
     assert then.delivery.key == "a1"
 
 
+async def test_heads_behind_a_long_busy_chat_are_found(
+    make_inbox: Callable[..., Any], fixed_clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The oldest ready rows all belong to a busy chat: the walk over chats finds the rest."""
+    monkeypatch.setattr(sql_inbox, "_WINDOW", 4)
+    inbox: SqlInbox = await make_inbox(clock=fixed_clock)
+    channel = uuid4()
+    await inbox.accept([make_delivery(channel, f"a{i}", chat="A") for i in range(10)])
+    await inbox.accept([make_delivery(channel, "b0", chat="B"), make_delivery(channel, "c0")])
+    (head,) = await inbox.lease("w", limit=1, visibility=LONG)
+    assert head.delivery.key == "a0"
+    now = fixed_clock.now()
+    async with inbox.engine.begin() as conn:  # the first statement alone sees only chat A
+        stmt = inbox.lease_statement(5, now, now + LONG, "probe")
+        assert (await conn.execute(stmt)).all() == []
+        await conn.rollback()
+    got = await inbox.lease("w", limit=5, visibility=LONG)
+    assert sorted(x.delivery.key for x in got) == ["b0", "c0"]
+    assert await inbox.lease("w", limit=5, visibility=LONG) == []
+    for lease in [head, *got]:
+        assert await inbox.complete(lease)
+    (then,) = await inbox.lease("w", limit=5, visibility=LONG)
+    assert then.delivery.key == "a1"
+
+
 async def test_a_damaged_row_is_dead_lettered_not_handed_out(
     make_inbox: Callable[..., Any], fixed_clock: FixedClock, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -288,17 +314,25 @@ async def test_postgres_lease_reads_the_partial_indexes(
             ]
         )
     now = fixed_clock.now()
-    stmt = inbox.lease_statement(10, now, now + LONG, "plan")
-    compiled = stmt.compile(pg_engine.sync_engine, compile_kwargs={"literal_binds": True})
+    assert len(await inbox.lease("w", limit=1, visibility=LONG)) == 1  # a row to probe
+    plans = {}
     async with pg_engine.begin() as conn:
         await conn.exec_driver_sql("ANALYZE " + f'"{pg_schema}".channel_inbox')
         await conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
-        rows = await conn.exec_driver_sql("EXPLAIN " + str(compiled))
-        plan = "\n".join(r[0] for r in rows)
+        for by_chat in (False, True):
+            stmt = inbox.lease_statement(10, now, now + LONG, "plan", by_chat=by_chat)
+            compiled = stmt.compile(pg_engine.sync_engine, compile_kwargs={"literal_binds": True})
+            rows = await conn.exec_driver_sql("EXPLAIN " + str(compiled))
+            plans[by_chat] = "\n".join(r[0] for r in rows)
         await conn.rollback()
-    assert "ix_channel_inbox_ready" in plan, plan
-    assert "ix_channel_inbox_chat" in plan, plan
-    assert "Seq Scan" not in plan, plan
+    window, walk = plans[False], plans[True]
+    assert "ix_channel_inbox_ready" in window, window
+    for plan in (window, walk):
+        assert "ix_channel_inbox_chat" in plan, plan
+        assert "ix_channel_inbox_held" in plan, plan
+        assert "Seq Scan" not in plan, plan
+    assert "Recursive Union" in walk, walk
+    assert "ix_channel_inbox_ready" not in walk.split("CTE picked")[0], walk
 
 
 # ---------------------------------------------------------------- concurrency

@@ -130,8 +130,8 @@ def build_inbox_table(metadata: sa.MetaData, name: str = "channel_inbox") -> sa.
 
     One row per recorded delivery. The unique key on (channel, idempotency key) is the
     deduplication; the id gives the accept order. Partial indexes cover only the rows a
-    query can want: the ``ready`` ones (per chat, and in id order), the ``done`` ones by age
-    (for pruning) and the ``dead`` ones.
+    query can want: the ``ready`` ones (per chat, and in id order), those of them under a
+    lease (per chat), the ``done`` ones by age (for pruning) and the ``dead`` ones.
     """
     states = ", ".join(f"'{s}'" for s in INBOX_STATES)
     table = sa.Table(
@@ -159,12 +159,13 @@ def build_inbox_table(metadata: sa.MetaData, name: str = "channel_inbox") -> sa.
     def state_is(state: str) -> sa.ColumnElement[bool]:
         return c.state == sa.text(f"'{state}'")
 
-    def partial(index: str, state: str, *columns: sa.Column[Any]) -> None:
-        where = state_is(state)
+    def partial(index: str, where: sa.ColumnElement[bool], *columns: sa.Column[Any]) -> None:
         sa.Index(f"ix_{name}_{index}", *columns, sqlite_where=where, postgresql_where=where)
 
-    partial("chat", "ready", c.channel_id, c.ordering_key, c.id)
-    partial("ready", "ready", c.id)
-    partial("done", "done", c.finished_at)
-    partial("dead", "dead", c.channel_id, c.id)
+    partial("chat", state_is("ready"), c.channel_id, c.ordering_key, c.id)
+    partial("ready", state_is("ready"), c.id)
+    held = sa.and_(state_is("ready"), c.leased_until.is_not(None))
+    partial("held", held, c.channel_id, c.ordering_key)
+    partial("done", state_is("done"), c.finished_at)
+    partial("dead", state_is("dead"), c.channel_id, c.id)
     return table

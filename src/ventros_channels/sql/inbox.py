@@ -5,13 +5,16 @@ One row per delivery in one table (``channel_inbox``, see :func:`build_inbox_tab
 * **accept** is one ``INSERT ... ON CONFLICT (channel_id, idem_key) DO NOTHING RETURNING``
   for the whole batch. The unique key is the deduplication, so recording and deduplicating
   are one atomic statement: there is no moment where a key is claimed and nothing recorded.
-* **lease** is one statement that picks, per chat, only its head (the lowest id still
-  ``ready``) when that head is due and not leased, and when no other row of the chat is
-  leased; it stamps a fresh token and ``leased_until``. On PostgreSQL the pick takes row locks
+* **lease** picks, per chat, only its head (the lowest id still ``ready``) when that head is
+  due and not leased, and when no other row of the chat is leased; one ``UPDATE`` stamps a
+  fresh token and ``leased_until`` on the picked rows. On PostgreSQL the pick takes row locks
   with ``FOR UPDATE SKIP LOCKED`` so concurrent workers never wait on each other; the head
   condition reads the chat's ready rows directly and does not depend on those locks, so a
   worker never mistakes a locked head's successor for the head. SQLite runs writers one at a
-  time, and the statement takes the write lock before it reads.
+  time, and the statement takes the write lock before it reads. The first statement looks
+  only at the oldest ready rows; when it finds fewer than asked, a second one walks the chats
+  (one index probe per chat with ready rows), so a long backlog in a busy chat never makes
+  workers scan that backlog on every call.
 * **complete / fail / dead_letter / extend** are single ``UPDATE`` statements guarded by the
   lease token: a worker whose lease ran out and was taken over changes nothing.
 * handled rows stay as ``done`` (without their payload) for ``retain``, so a platform's late
@@ -59,6 +62,8 @@ __all__ = ["SqlInbox"]
 logger = logging.getLogger("ventros_channels.sql.inbox")
 
 
+_WINDOW = 256
+"""Oldest ready rows the first lease statement looks at (see ``lease_statement``)."""
 _UNREADABLE = "stored delivery cannot be read"
 _REPLAY_COLUMNS = (
     "id",
@@ -204,46 +209,123 @@ class SqlInbox:
 
     # ---------------------------------------------------------------- lease
 
-    def lease_statement(self, limit: int, now: datetime, until: datetime, token: str) -> Any:
-        """The single statement behind :meth:`lease` (for EXPLAIN and tests)."""
+    def lease_statement(
+        self, limit: int, now: datetime, until: datetime, token: str, *, by_chat: bool = False
+    ) -> Any:
+        """One of the two statements behind :meth:`lease` (for EXPLAIN and tests).
+
+        The first (``by_chat=False``) looks at the oldest ready rows only, in id order: the
+        common case, cheap whatever the backlog. The second walks the chats instead, one index
+        probe per chat with ready rows, and finds the heads the first missed because a long
+        backlog of chats that are busy (or waiting for a retry) came before them.
+        """
         t = self._table
-        other = t.alias("other")
         at_now = sa.literal(now, UTCDateTime())
-        # another ready row of the same chat that comes first or is held by a worker
-        blocked = (
-            sa.select(sa.literal_column("1"))
-            .where(
-                other.c.channel_id == t.c.channel_id,
-                other.c.ordering_key == t.c.ordering_key,
-                other.c.state == READY,
-                other.c.id != t.c.id,
-                sa.or_(other.c.id < t.c.id, other.c.leased_until > at_now),
-            )
-            .exists()
+        due = (
+            t.c.state == READY,
+            t.c.available_at <= at_now,
+            sa.or_(t.c.leased_until.is_(None), t.c.leased_until <= at_now),
+            ~self._earlier_ready(t).exists(),
+            ~self._chat_busy(t, at_now).exists(),
         )
-        picked = (
-            sa.select(t.c.id)
-            .where(
-                t.c.state == READY,
-                t.c.available_at <= at_now,
-                sa.or_(t.c.leased_until.is_(None), t.c.leased_until <= at_now),
-                ~blocked,
-            )
-            .order_by(t.c.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True, of=t)
-            .cte("picked")
-            .prefix_with("MATERIALIZED")
-        )
+        query = sa.select(t.c.id).where(*due)
+        if by_chat:
+            query = query.where(t.c.id.in_(self._due_heads(limit, at_now)))
+        else:
+            query = query.where(self._oldest_ready(t)).order_by(t.c.id).limit(limit)
+        picked = query.with_for_update(skip_locked=True, of=t).cte("picked")
         return (
             sa.update(t)
-            .where(t.c.id == picked.c.id)
+            .where(t.c.id == picked.prefix_with("MATERIALIZED").c.id)
             .values(
                 attempts=t.c.attempts + 1,
                 lease_token=token,
                 leased_until=until,
             )
             .returning(t.c.id, t.c.payload, t.c.attempts, t.c.accepted_at)
+        )
+
+    def _earlier_ready(self, row: Any) -> sa.Select[Any]:
+        """An earlier ready row of ``row``'s chat (a range probe of the chat index)."""
+        other = self._table.alias("earlier")
+        return sa.select(sa.literal_column("1")).where(
+            other.c.channel_id == row.c.channel_id,
+            other.c.ordering_key == row.c.ordering_key,
+            other.c.state == READY,
+            other.c.id < row.c.id,
+        )
+
+    def _chat_busy(self, row: Any, at_now: sa.ColumnElement[Any]) -> sa.Select[Any]:
+        """Another row of ``row``'s chat under a live lease (a probe of the "held" index).
+
+        A later row can be leased while an earlier one is not yet visible, when concurrent
+        accepts commit out of id order; the chat must still run one event at a time.
+        """
+        other = self._table.alias("held")
+        return sa.select(sa.literal_column("1")).where(
+            other.c.channel_id == row.c.channel_id,
+            other.c.ordering_key == row.c.ordering_key,
+            other.c.state == READY,
+            other.c.leased_until.is_not(None),
+            other.c.leased_until > at_now,
+            other.c.id != row.c.id,
+        )
+
+    def _oldest_ready(self, t: sa.Table) -> sa.ColumnElement[bool]:
+        """``id`` within the ``_WINDOW`` oldest ready rows (all of them when fewer)."""
+        ready = t.alias("ready")
+        last = (
+            sa.select(ready.c.id)
+            .where(ready.c.state == READY)
+            .order_by(ready.c.id)
+            .offset(_WINDOW - 1)
+            .limit(1)
+            .scalar_subquery()
+        )
+        return t.c.id <= sa.func.coalesce(last, sa.literal_column(str(2**63 - 1)))
+
+    def _due_heads(self, limit: int, at_now: sa.ColumnElement[Any]) -> sa.Select[Any]:
+        """Ids of the ``limit`` oldest chat heads that are due, walking the chat index.
+
+        A recursive query visits each chat with ready rows once (its first row in index
+        order is its head) and carries the columns the due test needs, so choosing among the
+        heads never scans the ready rows themselves.
+        """
+        t = self._table
+        x, n = t.alias("x"), t.alias("n")
+        columns = ("id", "channel_id", "ordering_key", "available_at", "leased_until")
+        first = (
+            sa.select(*(x.c[c] for c in columns))
+            .where(x.c.state == READY)
+            .order_by(x.c.channel_id, x.c.ordering_key, x.c.id)
+            .limit(1)
+            .subquery("first")
+        )
+        heads = sa.select(*(first.c[c] for c in columns)).cte("heads", recursive=True)
+        h = heads.alias("h")
+        following = (
+            sa.select(x.c.id)
+            .where(
+                x.c.state == READY,
+                sa.tuple_(x.c.channel_id, x.c.ordering_key)
+                > sa.tuple_(h.c.channel_id, h.c.ordering_key),
+            )
+            .order_by(x.c.channel_id, x.c.ordering_key, x.c.id)
+            .limit(1)
+            .scalar_subquery()
+        )
+        heads = heads.union_all(
+            sa.select(*(n.c[c] for c in columns)).select_from(h.join(n, n.c.id == following))
+        )
+        return (
+            sa.select(heads.c.id)
+            .where(
+                heads.c.available_at <= at_now,
+                sa.or_(heads.c.leased_until.is_(None), heads.c.leased_until <= at_now),
+                ~self._chat_busy(heads, at_now).exists(),
+            )
+            .order_by(heads.c.id)
+            .limit(limit)
         )
 
     async def lease(self, worker: str, *, limit: int, visibility: timedelta) -> list[Leased]:
@@ -257,9 +339,14 @@ class SqlInbox:
         now = self._clock.now()
         until = now + visibility
         token = f"{worker}:{secrets.token_hex(8)}"
+        rows: list[sa.Row[Any]] = []
         with _translate_errors():
-            async with self._single.begin() as conn:
-                rows = (await conn.execute(self.lease_statement(limit, now, until, token))).all()
+            for by_chat in (False, True):
+                stmt = self.lease_statement(limit - len(rows), now, until, token, by_chat=by_chat)
+                async with self._single.begin() as conn:
+                    rows.extend((await conn.execute(stmt)).all())
+                if len(rows) >= limit:
+                    break
         out: list[Leased] = []
         broken: list[int] = []
         for row in sorted(rows, key=lambda r: int(r.id)):

@@ -31,6 +31,8 @@ CREATE TABLE IF NOT EXISTS channel_inbox (
 CREATE INDEX IF NOT EXISTS ix_channel_inbox_chat
     ON channel_inbox (channel_id, ordering_key, id) WHERE state = 'ready';
 CREATE INDEX IF NOT EXISTS ix_channel_inbox_ready ON channel_inbox (id) WHERE state = 'ready';
+CREATE INDEX IF NOT EXISTS ix_channel_inbox_held
+    ON channel_inbox (channel_id, ordering_key) WHERE state = 'ready' AND leased_until IS NOT NULL;
 CREATE INDEX IF NOT EXISTS ix_channel_inbox_done ON channel_inbox (finished_at) WHERE state = 'done';
 CREATE INDEX IF NOT EXISTS ix_channel_inbox_dead
     ON channel_inbox (channel_id, id) WHERE state = 'dead';
