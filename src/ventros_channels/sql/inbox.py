@@ -131,6 +131,7 @@ class SqlInbox:
             .on_conflict_do_nothing(index_elements=[t.c.channel_id, t.c.idem_key])
             .returning(t.c.channel_id, t.c.idem_key)
         )
+        self._lease = {flag: self._build_lease(by_chat=flag) for flag in (False, True)}
 
     def __repr__(self) -> str:
         return f"SqlInbox({self._engine.dialect.name}, table={self._table.fullname!r})"
@@ -212,7 +213,23 @@ class SqlInbox:
     def lease_statement(
         self, limit: int, now: datetime, until: datetime, token: str, *, by_chat: bool = False
     ) -> Any:
-        """One of the two statements behind :meth:`lease` (for EXPLAIN and tests).
+        """One of the two statements behind :meth:`lease`, with its values (for EXPLAIN)."""
+        return self._build_lease(
+            by_chat=by_chat, values=self._lease_params(limit, now, until, token)
+        )
+
+    @staticmethod
+    def _lease_params(limit: int, now: datetime, until: datetime, token: str) -> dict[str, Any]:
+        return {
+            "lease_limit": limit,
+            "lease_now": now,
+            "lease_until": until,
+            "lease_token_value": token,
+            "lease_window": _WINDOW - 1,
+        }
+
+    def _build_lease(self, *, by_chat: bool, values: dict[str, Any] | None = None) -> Any:
+        """One of the two statements behind :meth:`lease`, built once with bound parameters.
 
         The first (``by_chat=False``) looks at the oldest ready rows only, in id order: the
         common case, cheap whatever the backlog. The second walks the chats instead, one index
@@ -220,7 +237,18 @@ class SqlInbox:
         backlog of chats that are busy (or waiting for a retry) came before them.
         """
         t = self._table
-        at_now = sa.literal(now, UTCDateTime())
+        types: dict[str, Any] = {
+            "lease_limit": sa.Integer(),
+            "lease_now": UTCDateTime(),
+            "lease_until": UTCDateTime(),
+            "lease_token_value": sa.Text(),
+            "lease_window": sa.Integer(),
+        }
+        bound = {
+            name: sa.bindparam(name, None if values is None else values[name], type_=kind)
+            for name, kind in types.items()
+        }
+        at_now, limit = bound["lease_now"], bound["lease_limit"]
         due = (
             t.c.state == READY,
             t.c.available_at <= at_now,
@@ -232,15 +260,16 @@ class SqlInbox:
         if by_chat:
             query = query.where(t.c.id.in_(self._due_heads(limit, at_now)))
         else:
-            query = query.where(self._oldest_ready(t)).order_by(t.c.id).limit(limit)
+            window = self._oldest_ready(t, bound["lease_window"])
+            query = query.where(window).order_by(t.c.id).limit(limit)
         picked = query.with_for_update(skip_locked=True, of=t).cte("picked")
         return (
             sa.update(t)
             .where(t.c.id == picked.prefix_with("MATERIALIZED").c.id)
             .values(
                 attempts=t.c.attempts + 1,
-                lease_token=token,
-                leased_until=until,
+                lease_token=bound["lease_token_value"],
+                leased_until=bound["lease_until"],
             )
             .returning(t.c.id, t.c.payload, t.c.attempts, t.c.accepted_at)
         )
@@ -271,20 +300,22 @@ class SqlInbox:
             other.c.id != row.c.id,
         )
 
-    def _oldest_ready(self, t: sa.Table) -> sa.ColumnElement[bool]:
+    def _oldest_ready(self, t: sa.Table, window: sa.BindParameter[Any]) -> sa.ColumnElement[bool]:
         """``id`` within the ``_WINDOW`` oldest ready rows (all of them when fewer)."""
         ready = t.alias("ready")
         last = (
             sa.select(ready.c.id)
             .where(ready.c.state == READY)
             .order_by(ready.c.id)
-            .offset(_WINDOW - 1)
+            .offset(window)
             .limit(1)
             .scalar_subquery()
         )
         return t.c.id <= sa.func.coalesce(last, sa.literal_column(str(2**63 - 1)))
 
-    def _due_heads(self, limit: int, at_now: sa.ColumnElement[Any]) -> sa.Select[Any]:
+    def _due_heads(
+        self, limit: sa.BindParameter[Any], at_now: sa.ColumnElement[Any]
+    ) -> sa.Select[Any]:
         """Ids of the ``limit`` oldest chat heads that are due, walking the chat index.
 
         A recursive query visits each chat with ready rows once (its first row in index
@@ -342,9 +373,9 @@ class SqlInbox:
         rows: list[sa.Row[Any]] = []
         with _translate_errors():
             for by_chat in (False, True):
-                stmt = self.lease_statement(limit - len(rows), now, until, token, by_chat=by_chat)
+                params = self._lease_params(limit - len(rows), now, until, token)
                 async with self._single.begin() as conn:
-                    rows.extend((await conn.execute(stmt)).all())
+                    rows.extend((await conn.execute(self._lease[by_chat], params)).all())
                 if len(rows) >= limit:
                     break
         out: list[Leased] = []
