@@ -7,7 +7,8 @@ For each durable backend, one delivery per call from one task:
   NOTHING`` of the already-encoded row through the same engine, into the same table).
 * ``accept (duplicate)``: the same call for a key already recorded, against the floor's bare
   statement hitting the same conflict. Target for both: at most 1.5x the floor.
-* ``lease + complete``: a worker's round trips per delivery (no floor; for information).
+* ``lease + complete``: a worker's round trips per delivery, and an idle worker's poll
+  (no floor; for information).
 
 Floor and inbox alternate in short rounds and each figure is the median round, so drift of
 a shared machine hits both alike.
@@ -120,6 +121,9 @@ async def measure_postgresql(url: str) -> list[Figure]:
     async def idle(i: int) -> None:
         return None
 
+    async def lease_nothing(i: int) -> None:
+        assert await inbox.lease("bench", limit=4, visibility=timedelta(minutes=5)) == []
+
     try:
         await inbox.create_schema()
         figures = []
@@ -129,6 +133,10 @@ async def measure_postgresql(url: str) -> list[Figure]:
         figures.append(Figure("accept (duplicate)", dup, "bare INSERT, conflict", floor))
         each, _ = await paired(lease_complete, idle)
         figures.append(Figure("lease(1) + complete", each))
+        async with engine.begin() as conn:  # finish the rest: the next figure is an idle poll
+            await conn.execute(sa.update(inbox.table).values(state="done", payload=None))
+        poll, _ = await paired(lease_nothing, idle)
+        figures.append(Figure("lease, nothing due", poll))
         return figures
     finally:
         async with engine.begin() as conn:

@@ -372,12 +372,13 @@ class SqlInbox:
         token = f"{worker}:{secrets.token_hex(8)}"
         rows: list[sa.Row[Any]] = []
         with _translate_errors():
-            for by_chat in (False, True):
-                params = self._lease_params(limit - len(rows), now, until, token)
-                async with self._single.begin() as conn:
+            async with self._single.connect() as conn:  # one checkout for both statements
+                for by_chat in (False, True):
+                    params = self._lease_params(limit - len(rows), now, until, token)
                     rows.extend((await conn.execute(self._lease[by_chat], params)).all())
-                if len(rows) >= limit:
-                    break
+                    await conn.commit()
+                    if len(rows) >= limit:
+                        break
         out: list[Leased] = []
         broken: list[int] = []
         for row in sorted(rows, key=lambda r: int(r.id)):
