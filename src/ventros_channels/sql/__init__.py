@@ -1,9 +1,10 @@
 """SQL persistence (extra ``[sql]``, plus ``[postgres]`` for PostgreSQL).
 
 :class:`SqlChannelRepository` stores channels through a host-provided SQLAlchemy
-:class:`~sqlalchemy.ext.asyncio.AsyncEngine`; :func:`create_engine` is an optional helper.
-Build the schema with :meth:`SqlChannelRepository.create_schema`, or on PostgreSQL with the
-plain SQL files listed by :func:`postgresql_migrations`.
+:class:`~sqlalchemy.ext.asyncio.AsyncEngine`; :class:`SqlInbox` is the durable inbox of
+webhook deliveries on the same engines; :func:`create_engine` is an optional helper. Build the
+schema with their ``create_schema()``, or on PostgreSQL with the plain SQL files listed by
+:func:`postgresql_migrations`.
 """
 
 from ventros_channels.sql.inbox import SqlInbox
