@@ -14,6 +14,8 @@ from ventros_channels import RepositoryError
 from ventros_channels.sql import (
     ConfigCipher,
     SqlChannelRepository,
+    SqlInbox,
+    SqlOutbox,
     postgresql_migrations,
 )
 from ventros_channels.testing import FixedClock
@@ -112,9 +114,10 @@ async def _catalog(engine: AsyncEngine, schema: str) -> dict[str, Any]:
         columns = (
             await conn.execute(
                 sa.text(
-                    "SELECT column_name, data_type, is_nullable, character_maximum_length,"
-                    " collation_name FROM information_schema.columns"
-                    " WHERE table_schema = :s AND table_name = 'channels' ORDER BY column_name"
+                    "SELECT table_name, column_name, data_type, is_nullable,"
+                    " character_maximum_length, collation_name, is_identity"
+                    " FROM information_schema.columns WHERE table_schema = :s"
+                    " ORDER BY table_name, column_name"
                 ),
                 {"s": schema},
             )
@@ -128,7 +131,22 @@ async def _catalog(engine: AsyncEngine, schema: str) -> dict[str, Any]:
                 {"s": schema},
             )
         ).all()
-    return {"columns": [tuple(c) for c in columns], "indexes": [tuple(i) for i in indexes]}
+        constraints = (
+            await conn.execute(
+                sa.text(
+                    "SELECT r.relname, c.conname, pg_get_constraintdef(c.oid)"
+                    " FROM pg_constraint c JOIN pg_class r ON r.oid = c.conrelid"
+                    " JOIN pg_namespace n ON n.oid = c.connamespace"
+                    " WHERE n.nspname = :s ORDER BY r.relname, c.conname"
+                ),
+                {"s": schema},
+            )
+        ).all()
+    return {
+        "columns": [tuple(c) for c in columns],
+        "indexes": [tuple(i) for i in indexes],
+        "constraints": [tuple(c) for c in constraints],
+    }
 
 
 async def test_postgres_migration_file_builds_the_same_schema_as_create_schema(
@@ -137,7 +155,11 @@ async def test_postgres_migration_file_builds_the_same_schema_as_create_schema(
     by_code = postgres_schema + "_code"
     by_file = postgres_schema
     try:
-        await SqlChannelRepository(postgres_engine, schema=by_code).create_schema()
+        await SqlChannelRepository(
+            postgres_engine, schema=by_code, event_outbox=True
+        ).create_schema()
+        await SqlInbox(postgres_engine, schema=by_code).create_schema()
+        await SqlOutbox(postgres_engine, schema=by_code).create_schema()
         async with postgres_engine.begin() as conn:
             await conn.exec_driver_sql(f'CREATE SCHEMA "{by_file}"')
             await conn.exec_driver_sql(f'SET LOCAL search_path TO "{by_file}", public')
@@ -152,6 +174,14 @@ async def test_postgres_migration_file_builds_the_same_schema_as_create_schema(
             ACTIVE_INDEX,
             "ix_channels_search_trgm",
             "ix_channels_webhook_id",
+            "uq_channel_inbox_key",
+            "ix_channel_inbox_chat",
+        }
+        assert {table for table, *_ in catalog["columns"]} == {
+            "channels",
+            "channel_inbox",
+            "channel_outbox",
+            "channel_events",
         }
         repo = SqlChannelRepository(postgres_engine, schema=by_file, clock=fixed_clock)
         ch = ChannelFactory(fixed_clock)(active=True)

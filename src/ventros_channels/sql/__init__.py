@@ -1,12 +1,14 @@
 """SQL persistence (extra ``[sql]``, plus ``[postgres]`` for PostgreSQL).
 
 :class:`SqlChannelRepository` stores channels through a host-provided SQLAlchemy
-:class:`~sqlalchemy.ext.asyncio.AsyncEngine`; :func:`create_engine` is an optional helper.
-Build the schema with :meth:`SqlChannelRepository.create_schema`, or on PostgreSQL with the
-plain SQL files listed by :func:`postgresql_migrations`.
+:class:`~sqlalchemy.ext.asyncio.AsyncEngine`; :class:`SqlInbox` is the durable inbox of
+webhook deliveries on the same engines; :func:`create_engine` is an optional helper. Build the
+schema with their ``create_schema()``, or on PostgreSQL with the plain SQL files listed by
+:func:`postgresql_migrations`.
 """
 
 from ventros_channels.sql.events import EventRelay
+from ventros_channels.sql.inbox import SqlInbox
 from ventros_channels.sql.migrations import postgresql_migrations
 from ventros_channels.sql.outbox import SqlOutbox
 from ventros_channels.sql.repository import ConfigCipher, SqlChannelRepository, create_engine
@@ -15,6 +17,7 @@ __all__ = [
     "ConfigCipher",
     "EventRelay",
     "SqlChannelRepository",
+    "SqlInbox",
     "SqlOutbox",
     "create_engine",
     "postgresql_migrations",

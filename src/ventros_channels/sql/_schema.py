@@ -1,4 +1,5 @@
-"""The ``channels`` table: typed columns for what queries touch, JSON for the rest."""
+"""The tables: ``channels`` (typed columns for what queries touch, JSON for the rest) and the
+inbox of deliveries (``channel_inbox``)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,14 @@ from sqlalchemy.engine import Dialect
 
 from ventros_channels.clock import ensure_utc
 
-__all__ = ["COUNTER_COLUMNS", "TIMESTAMP_COLUMNS", "UTCDateTime", "build_table"]
+__all__ = [
+    "COUNTER_COLUMNS",
+    "INBOX_STATES",
+    "TIMESTAMP_COLUMNS",
+    "UTCDateTime",
+    "build_inbox_table",
+    "build_table",
+]
 
 
 class UTCDateTime(sa.TypeDecorator[datetime]):
@@ -134,13 +142,14 @@ def build_events_table(metadata: sa.MetaData, name: str = "channel_events") -> s
             primary_key=True,
             autoincrement=True,
         ),
-        sa.Column("event_id", sa.Uuid(), nullable=False, unique=True),
+        sa.Column("event_id", sa.Uuid(), nullable=False),
         sa.Column("channel_id", sa.Uuid(), nullable=False),
         sa.Column("tenant_id", sa.Text(), nullable=False),
         sa.Column("event_type", sa.String(128), nullable=False),
         sa.Column("payload", _JSON, nullable=False),
         sa.Column("occurred_at", UTCDateTime(), nullable=False),
         sa.Column("published_at", UTCDateTime()),
+        sa.UniqueConstraint("event_id", name=f"uq_{name}_event_id"),
     )
     unpublished = table.c.published_at.is_(None)
     sa.Index(
@@ -193,4 +202,58 @@ def build_outbox_table(metadata: sa.MetaData, name: str = "channel_outbox") -> s
         postgresql_where=in_queue,
     )
     sa.Index(f"ix_{name}_state", c.state, c.created_at)
+    return table
+
+
+INBOX_STATES: tuple[str, ...] = ("ready", "done", "dead")
+"""Row states of the inbox: waiting or leased, handled (kept for dedupe), dead-lettered."""
+
+# A BIGINT identity on PostgreSQL; SQLite needs INTEGER for its rowid alias (AUTOINCREMENT
+# keeps ids from being reused after rows are pruned).
+_INBOX_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def build_inbox_table(metadata: sa.MetaData, name: str = "channel_inbox") -> sa.Table:
+    """Declare the inbox table (and its indexes) in ``metadata``.
+
+    One row per recorded delivery. The unique key on (channel, idempotency key) is the
+    deduplication; the id gives the accept order. Partial indexes cover only the rows a
+    query can want: the ``ready`` ones (per chat, and in id order), those of them under a
+    lease (per chat), the ``done`` ones by age (for pruning) and the ``dead`` ones.
+    """
+    states = ", ".join(f"'{s}'" for s in INBOX_STATES)
+    table = sa.Table(
+        name,
+        metadata,
+        sa.Column("id", _INBOX_ID, sa.Identity(always=True), primary_key=True),
+        sa.Column("channel_id", sa.Uuid(), nullable=False),
+        sa.Column("idem_key", sa.Text(), nullable=False),
+        sa.Column("ordering_key", sa.Text(), nullable=False),
+        sa.Column("state", sa.String(8), nullable=False),
+        sa.Column("payload", sa.Text()),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("available_at", UTCDateTime(), nullable=False),
+        sa.Column("leased_until", UTCDateTime()),
+        sa.Column("lease_token", sa.Text()),
+        sa.Column("last_error", sa.Text()),
+        sa.Column("accepted_at", UTCDateTime(), nullable=False),
+        sa.Column("finished_at", UTCDateTime()),
+        sa.UniqueConstraint("channel_id", "idem_key", name=f"uq_{name}_key"),
+        sa.CheckConstraint(f"state IN ({states})", name=f"ck_{name}_state"),
+        sqlite_autoincrement=True,
+    )
+    c = table.c
+
+    def state_is(state: str) -> sa.ColumnElement[bool]:
+        return c.state == sa.text(f"'{state}'")
+
+    def partial(index: str, where: sa.ColumnElement[bool], *columns: sa.Column[Any]) -> None:
+        sa.Index(f"ix_{name}_{index}", *columns, sqlite_where=where, postgresql_where=where)
+
+    partial("chat", state_is("ready"), c.channel_id, c.ordering_key, c.id)
+    partial("ready", state_is("ready"), c.id)
+    held = sa.and_(state_is("ready"), c.leased_until.is_not(None))
+    partial("held", held, c.channel_id, c.ordering_key)
+    partial("done", state_is("done"), c.finished_at)
+    partial("dead", state_is("dead"), c.channel_id, c.id)
     return table

@@ -119,7 +119,7 @@ class SqlChannelRepository:
         webhook secrets are stored encrypted (rows written before keep loading as plain).
     :param table_name: name of the table (``channels``).
     :param clock: clock handed to the channels it loads.
-    :param event_outbox: write each save's domain events to ``{table_name}_events`` in the
+    :param event_outbox: write each save's domain events to ``events_table_name`` in the
         same transaction; an :class:`~ventros_channels.sql.EventRelay` publishes them.
 
     Create the table with :meth:`create_schema` or the PostgreSQL migration shipped in
@@ -146,6 +146,7 @@ class SqlChannelRepository:
         table_name: str = "channels",
         clock: Clock | None = None,
         event_outbox: bool = False,
+        events_table_name: str = "channel_events",
     ) -> None:
         self._engine = engine
         self._serial: asyncio.Lock | None = None
@@ -178,7 +179,7 @@ class SqlChannelRepository:
         self._metadata = sa.MetaData(schema=schema)
         self._table = build_table(self._metadata, table_name)
         self._events = (
-            build_events_table(self._metadata, f"{table_name}_events") if event_outbox else None
+            build_events_table(self._metadata, events_table_name) if event_outbox else None
         )
 
     @property

@@ -37,6 +37,7 @@ import pytest
 import redis.asyncio as aioredis
 import sqlalchemy as sa
 
+from tests.integration.conftest import postgres_url
 from ventros_channels import SystemClock
 from ventros_channels.adapters import default_registry
 from ventros_channels.inbox import Inbox, InMemoryInbox
@@ -45,7 +46,6 @@ from ventros_channels.testing.factories import ChannelFactory
 from ventros_channels.testing.fakes import FakeTelegram
 from ventros_channels.webhooks import WebhookRequest
 
-from ..conftest import postgres_url
 from . import crash_app
 from .proxy import TcpProxy
 
@@ -232,7 +232,7 @@ async def _run(
     kill_web_at: float | None = None,
 ) -> tuple[Load, Cluster, list[tuple[str, str, int]], set[str], set[str]]:
     """Start the processes, deliver everything, wait until handled; ledger and dead letters."""
-    rng = random.Random(20261129)  # noqa: S311
+    rng = random.Random(20261129)
     clock = SystemClock()
     telegram = FakeTelegram(clock.now)
     engine = create_engine(database_url)
@@ -290,7 +290,9 @@ async def _run(
         cluster.stop()
         for p in proxies:
             await p.stop()
-        (tmp_path / "processes.log").exists() and print((tmp_path / "processes.log").read_text()[-3000:])
+        (tmp_path / "processes.log").exists() and print(
+            (tmp_path / "processes.log").read_text()[-3000:]
+        )
     ledger_path = tmp_path / "ledger.txt"
     rows = _ledger(ledger_path) if ledger_path.exists() else []
     return load, cluster, rows, letters, expected
@@ -308,7 +310,7 @@ async def _settle(inbox: Inbox, ledger: Path) -> None:
         size, quiet = -1, 0
         while quiet < 10:
             busy = (await inbox.stats()).backlog
-            now = ledger.stat().st_size if ledger.exists() else 0
+            now = os.path.getsize(ledger) if os.path.exists(ledger) else 0  # noqa: ASYNC240
             quiet = quiet + 1 if (busy == 0 and now == size) else 0
             size = now
             await asyncio.sleep(0.1)
@@ -342,7 +344,7 @@ async def test_postgres_inbox_loses_nothing_when_processes_are_killed_and_the_st
             row = (
                 await conn.execute(
                     sa.text(
-                        "SELECT count(*), count(DISTINCT (channel_id, idem_key)) "
+                        "SELECT count(*), count(DISTINCT (channel_id, idem_key)) "  # noqa: S608
                         f'FROM "{postgres_schema}".channel_inbox'
                     )
                 )
@@ -385,9 +387,7 @@ async def test_redis_inbox_loses_nothing_when_processes_are_killed_and_the_store
 
 
 async def _scenario(backend: Backend, tmp_path: Path, url: str, schema: str) -> None:
-    load, cluster, rows, letters, expected = await _run(
-        backend, tmp_path, url, schema, chaos=True
-    )
+    load, cluster, rows, letters, expected = await _run(backend, tmp_path, url, schema, chaos=True)
     print(
         f"\n{backend.name}: {len(expected)} events, {load.posts} posts "
         f"({load.refused} refused, {load.failed_connections} connection failures), "
@@ -409,10 +409,10 @@ async def test_without_a_durable_inbox_a_killed_web_process_loses_events(
         "memory",
         {"VCR_INBOX": "memory", "VCR_HANDLER_SECONDS": "0.05"},
         [url],
-        lambda: InMemoryInbox(),
+        InMemoryInbox,
         _no_records,
     )
-    load, cluster, rows, _, expected = await _run(
+    load, _, rows, _, expected = await _run(
         backend, tmp_path, url, postgres_schema, chaos=False, kill_web_at=0.5
     )
     handled = {key for key, _, _ in rows}
