@@ -203,3 +203,23 @@ async def test_waiting_on_a_worker_that_is_not_running_is_an_error() -> None:
         await Worker(InMemoryInbox(), handler).wait_until_idle()
     with pytest.raises(ValueError, match="concurrency"):
         Worker(InMemoryInbox(), handler, concurrency=0)
+
+
+async def test_a_stuck_handler_is_timed_out_retried_and_dead_lettered() -> None:
+    inbox = InMemoryInbox()
+    calls = 0
+
+    async def stuck(event: InboundEvent, context: RoutingContext) -> None:
+        nonlocal calls
+        calls += 1
+        await asyncio.Event().wait()  # a socket with no timeout, waiting for ever
+
+    await inbox.accept([make_delivery(uuid4(), "k1")])
+    worker = Worker(
+        inbox, stuck, retry=FAST, handler_timeout=timedelta(milliseconds=50), poll_interval=0.01
+    )
+    async with worker:
+        await worker.wait_until_idle(within=10)
+    (letter,) = await inbox.dead_letters()
+    assert calls == FAST.max_attempts
+    assert "TimeoutError" in letter.error

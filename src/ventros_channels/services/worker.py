@@ -118,6 +118,10 @@ class WorkerHealth:
 class Worker:
     """Runs ``handler`` on deliveries from ``inbox`` in ``concurrency`` loops.
 
+    A handler still running after ``handler_timeout`` is cancelled and counts as a failure
+    (retried, then dead-lettered), so one stuck call (a socket with no timeout, a lock never
+    released) cannot hold its chat for ever while the lease keeps being renewed.
+
     Use as an async context manager, or ``await worker.start()`` / ``await worker.stop()``.
     """
 
@@ -129,6 +133,7 @@ class Worker:
         name: str | None = None,
         concurrency: int = 4,
         visibility: timedelta = timedelta(seconds=60),
+        handler_timeout: timedelta | None = timedelta(minutes=5),
         retry: RetryPolicy | None = None,
         poll_interval: float = 0.5,
         clock: Clock | None = None,
@@ -140,6 +145,7 @@ class Worker:
         self.name = name or f"worker-{os.getpid()}-{os.urandom(2).hex()}"
         self.concurrency = concurrency
         self.visibility = visibility
+        self.handler_timeout = handler_timeout
         self.retry = retry or RetryPolicy()
         self.poll_interval = poll_interval
         self.clock = clock or SystemClock()
@@ -274,8 +280,10 @@ class Worker:
         token = _current.set(lease)
         positions = _sends.set([0])
         error: Exception | None = None
+        limit = self.handler_timeout.total_seconds() if self.handler_timeout else None
         try:
-            await self.handler(lease.delivery.event, lease.delivery.context)
+            async with asyncio.timeout(limit):  # a stuck handler must not hold its chat forever
+                await self.handler(lease.delivery.event, lease.delivery.context)
         except asyncio.CancelledError:
             beat.cancel()
             await self._give_back(holder[0])

@@ -6,7 +6,9 @@ Configured by environment variables, so the same module serves ``uvicorn --facto
 * ``VCR_DATABASE_URL`` / ``VCR_SCHEMA``: the PostgreSQL repository (and SQL inbox) to use;
 * ``VCR_INBOX``: ``postgres``, ``redis`` or ``memory`` (in-process, the web runs the workers);
 * ``VCR_REDIS_URL`` / ``VCR_REDIS_PREFIX``: the Redis inbox;
-* ``VCR_LEDGER``: a file every handled event is appended to (one line, ``O_APPEND``).
+* ``VCR_LEDGER``: a file every handled event is appended to (one line, ``O_APPEND``);
+* ``VCR_REPLY``: when set, the handler replies to each message through the channel service
+  (and the outbox of the same store) before its planned failure.
 
 Each event's fate is fixed by its key (:func:`fate`): most succeed, some fail on their first
 attempt only, a few always fail and must end as dead letters.
@@ -20,12 +22,15 @@ import os
 from datetime import timedelta
 from typing import Literal
 
+import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
-from ventros_channels import RoutingContext, WebhookDispatcher, Worker
+from ventros_channels import ChannelService, RoutingContext, WebhookDispatcher, Worker
 from ventros_channels.inbox import Inbox, InMemoryInbox
 from ventros_channels.integrations.asgi import create_app
-from ventros_channels.messaging import InboundEvent
+from ventros_channels.messaging import InboundEvent, MessageReceived, TextMessage
+from ventros_channels.outbox import InMemoryOutbox, Outbox
 from ventros_channels.services import IntakeSettings, RetryPolicy, current_delivery
 from ventros_channels.sql import SqlChannelRepository, create_engine
 
@@ -51,11 +56,37 @@ class HandlerFailure(RuntimeError):
     """What the crash app's handler raises on purpose."""
 
 
+_service: ChannelService | None = None
+_engine: AsyncEngine | None = None
+
+
+def engine() -> AsyncEngine:
+    """One engine (and pool) per process for the repository, the inbox and the outbox: five
+    processes restarted dozens of times must stay within the server's connection limit."""
+    global _engine  # noqa: PLW0603 (one per process, built on first use)
+    if _engine is None:
+        _engine = create_engine(os.environ["VCR_DATABASE_URL"], pool_size=4, max_overflow=4)
+    return _engine
+
+
+def service() -> ChannelService:
+    """The channel service of this process, sending through the outbox of ``VCR_INBOX``."""
+    global _service  # noqa: PLW0603 (one per process, built on first use)
+    if _service is None:
+        repository = SqlChannelRepository(engine(), schema=os.environ["VCR_SCHEMA"])
+        _service = ChannelService(repository, http=httpx.AsyncClient(), outbox=make_outbox())
+    return _service
+
+
 async def handler(event: InboundEvent, context: RoutingContext) -> None:
     lease = current_delivery()
     attempt = lease.attempt if lease is not None else 0
     destiny = fate(event.idempotency_key)
     await asyncio.sleep(float(os.environ.get("VCR_HANDLER_SECONDS", "0.002")))
+    if os.environ.get("VCR_REPLY") and isinstance(event, MessageReceived):
+        # the reply goes out before the planned failure: a retried handler must not repeat it
+        reply = TextMessage(to=event.chat_id, text=f"re:{event.text}")
+        await service().send(context.channel_id, reply, tenant_id=context.tenant_id)
     if destiny == "always" or (destiny == "once" and attempt == 1):
         raise HandlerFailure(f"planned failure of {event.idempotency_key} (attempt {attempt})")
     text = event.text if hasattr(event, "text") else ""
@@ -74,8 +105,7 @@ def make_inbox() -> Inbox:
     if kind == "postgres":
         from ventros_channels.sql import SqlInbox
 
-        engine = create_engine(os.environ["VCR_DATABASE_URL"])
-        return SqlInbox(engine, schema=os.environ["VCR_SCHEMA"])
+        return SqlInbox(engine(), schema=os.environ["VCR_SCHEMA"])
     import redis.asyncio as aioredis
 
     from ventros_channels.redis import RedisInbox
@@ -84,10 +114,25 @@ def make_inbox() -> Inbox:
     return RedisInbox(client, prefix=os.environ["VCR_REDIS_PREFIX"])
 
 
+def make_outbox() -> Outbox:
+    kind = os.environ["VCR_INBOX"]
+    if kind == "memory":
+        return InMemoryOutbox()
+    if kind == "postgres":
+        from ventros_channels.sql import SqlOutbox
+
+        return SqlOutbox(engine(), schema=os.environ["VCR_SCHEMA"])
+    import redis.asyncio as aioredis
+
+    from ventros_channels.redis import RedisOutbox
+
+    client = aioredis.Redis.from_url(os.environ["VCR_REDIS_URL"])
+    return RedisOutbox(client, prefix=os.environ["VCR_REDIS_PREFIX"])
+
+
 def make_dispatcher() -> WebhookDispatcher:
     """Web-only for the durable inboxes (workers run in their own processes)."""
-    engine = create_engine(os.environ["VCR_DATABASE_URL"])
-    repository = SqlChannelRepository(engine, schema=os.environ["VCR_SCHEMA"])
+    repository = SqlChannelRepository(engine(), schema=os.environ["VCR_SCHEMA"])
     in_memory = os.environ["VCR_INBOX"] == "memory"
     return WebhookDispatcher(
         repository,

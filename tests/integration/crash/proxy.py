@@ -48,6 +48,10 @@ class TcpProxy:
         except OSError:
             writer.transport.abort()
             return
+        if self.down:  # the cut began while connecting upstream
+            writer.transport.abort()
+            up_writer.transport.abort()
+            return
         self._writers.update((writer, up_writer))
         await asyncio.gather(
             self._pipe(reader, up_writer), self._pipe(up_reader, writer), return_exceptions=True
@@ -59,7 +63,8 @@ class TcpProxy:
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         with contextlib.suppress(OSError, ConnectionError):
             while data := await reader.read(65536):
-                if self.down:
+                if self.down:  # a connection opened as the cut began: cut it too
+                    writer.transport.abort()
                     return
                 writer.write(data)
                 await writer.drain()

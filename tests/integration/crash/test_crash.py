@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import json
 import os
 import random
 import signal
@@ -26,7 +28,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +44,7 @@ from tests.integration.conftest import postgres_url
 from ventros_channels import SystemClock
 from ventros_channels.adapters import default_registry
 from ventros_channels.inbox import Inbox, InMemoryInbox
+from ventros_channels.outbox import Outbox, SendState
 from ventros_channels.sql import SqlChannelRepository, create_engine
 from ventros_channels.testing.factories import ChannelFactory
 from ventros_channels.testing.fakes import FakeTelegram
@@ -130,6 +133,63 @@ class Cluster:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+class FakeBotApi:
+    """Telegram's ``sendMessage`` as a local HTTP server that counts every message it gets.
+
+    For 2 % of the texts it records the message and then answers 502, as a platform whose
+    answer was lost after it sent: the library must treat those sends as uncertain.
+    """
+
+    def __init__(self) -> None:
+        self.texts: Counter[str] = Counter()
+        self.url = ""
+        self._server: asyncio.Server | None = None
+        self._ids = 0
+
+    @staticmethod
+    def lost_answer(text: str) -> bool:
+        return int.from_bytes(hashlib.sha256(text.encode()).digest()[:2], "big") % 100 < 2
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.url = f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError, asyncio.IncompleteReadError, ValueError):
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        length = int(value.strip())
+                body = json.loads(await reader.readexactly(length)) if length else {}
+                status, answer = self._answer(head.split(b" ")[1].decode(), body)
+                payload = json.dumps(answer).encode()
+                writer.write(
+                    f"HTTP/1.1 {status} X\r\ncontent-type: application/json\r\n"
+                    f"content-length: {len(payload)}\r\n\r\n".encode()
+                    + payload
+                )
+                await writer.drain()
+        writer.close()
+
+    def _answer(self, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        if not path.endswith("/sendMessage"):
+            return 200, {"ok": True, "result": True}
+        text = str(body.get("text"))
+        self.texts[text] += 1
+        if self.lost_answer(text):
+            return 502, {"ok": False, "error_code": 502, "description": "Bad Gateway"}
+        self._ids += 1
+        message = {"message_id": self._ids, "chat": {"id": body.get("chat_id")}, "date": 0}
+        return 200, {"ok": True, "result": {**message, "text": text}}
 
 
 @dataclass
@@ -221,6 +281,7 @@ class Backend:
     inbox: Callable[[], Inbox]
     records: Callable[[], Awaitable[tuple[int, int]]]
     """(records, distinct keys) the store holds."""
+    outbox: Callable[[], Outbox] | None = None
 
 
 async def _run(
@@ -231,7 +292,8 @@ async def _run(
     *,
     chaos: bool,
     kill_web_at: float | None = None,
-) -> tuple[Load, Cluster, list[tuple[str, str, int]], set[str], set[str]]:
+    api: FakeBotApi | None = None,
+) -> tuple[Load, Cluster, list[tuple[str, str, int]], set[str], dict[str, str]]:
     """Start the processes, deliver everything, wait until handled; ledger and dead letters."""
     rng = random.Random(20261129)
     clock = SystemClock()
@@ -239,25 +301,32 @@ async def _run(
     engine = create_engine(database_url)
     repo = SqlChannelRepository(engine, schema=schema)
     await repo.create_schema()
-    channel = ChannelFactory(clock)("telegram", config=telegram.config(), active=True)
+    config = telegram.config()
+    if api is not None:  # replies go to the local fake Bot API
+        config["api_base_url"] = api.url
+    channel = ChannelFactory(clock)("telegram", config=config, active=True)
     await repo.save(channel)
     if backend.name == "postgres":
-        from ventros_channels.sql import SqlInbox
+        from ventros_channels.sql import SqlInbox, SqlOutbox
 
         await SqlInbox(engine, schema=schema).create_schema()
+        await SqlOutbox(engine, schema=schema).create_schema()
     await engine.dispose()
 
     by_chat: dict[int, list[WebhookRequest]] = defaultdict(list)
     for seq in range(PER_CHAT):
         for c in range(CHATS):
             by_chat[1000 + c].append(telegram.text_update(chat_id=1000 + c, text=f"{c}:{seq}"))
-    expected = _expected_keys([r for reqs in by_chat.values() for r in reqs], channel.config)
+    texts = _expected_texts([r for reqs in by_chat.values() for r in reqs], channel.config)
+    expected = set(texts)
     total = len(expected)
 
     proxies = [TcpProxy(*_target(url)) for url in backend.targets]
     for p in proxies:
         await p.start()
     env = {**os.environ, **backend.env, "VCR_LEDGER": str(tmp_path / "ledger.txt")}
+    if api is not None:
+        env["VCR_REPLY"] = "1"
     env["VCR_DATABASE_URL"] = database_url
     env["VCR_SCHEMA"] = schema
     for url, proxy in zip(backend.targets, proxies, strict=True):
@@ -296,7 +365,7 @@ async def _run(
         )
     ledger_path = tmp_path / "ledger.txt"
     rows = _ledger(ledger_path) if ledger_path.exists() else []
-    return load, cluster, rows, letters, expected
+    return load, cluster, rows, letters, texts
 
 
 async def _kill_web(cluster: Cluster, load: Load, after: int) -> None:
@@ -308,20 +377,29 @@ async def _kill_web(cluster: Cluster, load: Load, after: int) -> None:
 async def _settle(inbox: Inbox, ledger: Path) -> None:
     """Wait until the inbox is empty and the ledger stopped growing for a second."""
     async with asyncio.timeout(180):
-        size, quiet = -1, 0
+        size, quiet, polls = -1, 0, 0
         while quiet < 10:
-            busy = (await inbox.stats()).backlog
+            stats = await inbox.stats()
+            busy = stats.backlog
+            polls += 1
+            if polls % 100 == 0:
+                print(f"still waiting on the inbox: {stats}")
             now = os.path.getsize(ledger) if os.path.exists(ledger) else 0  # noqa: ASYNC240
             quiet = quiet + 1 if (busy == 0 and now == size) else 0
             size = now
             await asyncio.sleep(0.1)
 
 
-def _check(rows: list[tuple[str, str, int]], letters: set[str], expected_keys: set[str]) -> None:
+def _check(
+    rows: list[tuple[str, str, int]], letters: set[str], expected: set[str], unsure: set[str]
+) -> None:
+    """Every event handled, in chat order; dead letters: the always-failing events and those
+    whose reply may have gone out (``unsure``), which no handler may send again.
+    """
     handled = {key for key, _, _ in rows}
-    always = {k for k in expected_keys if crash_app.fate(k) == "always"}
-    assert handled == expected_keys - always, "an acknowledged event was never handled"
-    assert letters == always, "dead letters must be exactly the always-failing events"
+    always = {k for k in expected if crash_app.fate(k) == "always"}
+    assert handled == expected - always - unsure, "an acknowledged event was never handled"
+    assert letters == always | unsure, "dead letters must be exactly the events given up on"
     by_chat: dict[str, list[int]] = defaultdict(list)
     for _, chat, seq in rows:
         by_chat[chat].append(seq)
@@ -329,9 +407,14 @@ def _check(rows: list[tuple[str, str, int]], letters: set[str], expected_keys: s
         assert seqs == sorted(seqs), f"chat {chat} handled out of order: {seqs}"
 
 
-def _expected_keys(requests: list[WebhookRequest], config: Any) -> set[str]:
+def _expected_texts(requests: list[WebhookRequest], config: Any) -> dict[str, str]:
+    """Each delivery's event key and text."""
     adapter = default_registry().get("telegram")
-    return {e.idempotency_key for req in requests for e in adapter.parse(req.body, config)}
+    return {
+        e.idempotency_key: str(getattr(e, "text", ""))
+        for req in requests
+        for e in adapter.parse(req.body, config)
+    }
 
 
 async def test_postgres_inbox_loses_nothing_when_processes_are_killed_and_the_store_drops(
@@ -357,7 +440,12 @@ async def test_postgres_inbox_loses_nothing_when_processes_are_killed_and_the_st
 
         return SqlInbox(engine, schema=postgres_schema)
 
-    backend = Backend("postgres", {"VCR_INBOX": "postgres"}, [url], inbox, records)
+    def outbox() -> Outbox:
+        from ventros_channels.sql import SqlOutbox
+
+        return SqlOutbox(engine, schema=postgres_schema)
+
+    backend = Backend("postgres", {"VCR_INBOX": "postgres"}, [url], inbox, records, outbox)
     try:
         await _scenario(backend, tmp_path, url, postgres_schema)
     finally:
@@ -383,21 +471,48 @@ async def test_redis_inbox_loses_nothing_when_processes_are_killed_and_the_store
         return RedisInbox(redis_client, prefix=redis_prefix)
 
     env = {"VCR_INBOX": "redis", "VCR_REDIS_URL": redis_url, "VCR_REDIS_PREFIX": redis_prefix}
-    backend = Backend("redis", env, [url, redis_url], inbox, records)
+
+    def outbox() -> Outbox:
+        from ventros_channels.redis import RedisOutbox
+
+        return RedisOutbox(redis_client, prefix=redis_prefix)
+
+    backend = Backend("redis", env, [url, redis_url], inbox, records, outbox)
     await _scenario(backend, tmp_path, url, postgres_schema)
 
 
 async def _scenario(backend: Backend, tmp_path: Path, url: str, schema: str) -> None:
-    load, cluster, rows, letters, expected = await _run(backend, tmp_path, url, schema, chaos=True)
+    api = FakeBotApi()
+    await api.start()
+    try:
+        load, cluster, rows, letters, texts = await _run(
+            backend, tmp_path, url, schema, chaos=True, api=api
+        )
+    finally:
+        await api.stop()
+    assert backend.outbox is not None
+    outbox = backend.outbox()
+    unsure_sends = [
+        record
+        for state in (SendState.UNCERTAIN, SendState.PENDING)
+        for record in await outbox.find(state=state, limit=10_000)
+    ]
+    unsure = {record.key.removeprefix("reply:").rsplit(":", 1)[0] for record in unsure_sends}
     print(
-        f"\n{backend.name}: {len(expected)} events, {load.posts} posts "
+        f"\n{backend.name}: {len(texts)} events, {load.posts} posts "
         f"({load.refused} refused, {load.failed_connections} connection failures), "
-        f"{cluster.kills} processes killed, {len(rows)} handled, {len(letters)} dead letters"
+        f"{cluster.kills} processes killed, {len(rows)} handled, {len(letters)} dead letters, "
+        f"{sum(api.texts.values())} replies at the platform, {len(unsure)} reported uncertain"
     )
     assert cluster.kills >= 3, "the run ended before the chaos had a chance"
-    _check(rows, letters, expected)
+    _check(rows, letters, set(texts), unsure)
     recorded, distinct = await backend.records()
-    assert recorded == distinct == len(expected), "a delivery was recorded twice or not at all"
+    assert recorded == distinct == len(texts), "a delivery was recorded twice or not at all"
+    assert max(api.texts.values()) == 1, "a reply reached the platform twice"
+    replied = {key for key, text in texts.items() if api.texts[f"re:{text}"]}
+    assert replied | unsure == set(texts), "a reply neither arrived nor was reported uncertain"
+    lost_answers = {key for key, text in texts.items() if FakeBotApi.lost_answer(f"re:{text}")}
+    assert lost_answers <= unsure, "a send answered 502 was not reported uncertain"
 
 
 async def test_without_a_durable_inbox_a_killed_web_process_loses_events(
@@ -413,9 +528,10 @@ async def test_without_a_durable_inbox_a_killed_web_process_loses_events(
         InMemoryInbox,
         _no_records,
     )
-    load, _, rows, _, expected = await _run(
+    load, _, rows, _, texts = await _run(
         backend, tmp_path, url, postgres_schema, chaos=False, kill_web_at=0.5
     )
+    expected = set(texts)
     handled = {key for key, _, _ in rows}
     lost = {k for k in expected if crash_app.fate(k) != "always"} - handled
     print(f"\nin-memory inbox: {len(lost)} of {len(expected)} acknowledged events lost")
