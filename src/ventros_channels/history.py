@@ -28,6 +28,7 @@ from uuid import UUID
 import attrs
 import httpx
 
+from ventros_channels import telemetry
 from ventros_channels.adapters.base import Capability, ChatSummary, HistoryPage
 from ventros_channels.adapters.registry import AdapterRegistry, default_registry
 from ventros_channels.clock import Clock, SystemClock
@@ -61,7 +62,7 @@ __all__ = [
     "JsonLinesHistorySink",
 ]
 
-logger = logging.getLogger("ventros_channels.history")
+logger = logging.getLogger(__name__)
 
 
 @runtime_checkable
@@ -596,7 +597,9 @@ class _Run:
             if limit is not None:
                 batch = batch[: max(0, limit - progress.messages)]
             if batch:
-                await self.sink.write(self.context, batch)
+                with telemetry.span(telemetry.HISTORY_BATCH, self._labels(len(batch))):
+                    await self.sink.write(self.context, batch)
+                telemetry.record_history_batch(str(self.context.channel_type), len(batch))
             async with self._lock:
                 progress.messages += len(batch)
                 self.messages += len(batch)
@@ -609,14 +612,24 @@ class _Run:
             self._report()
 
     async def _fetch(self, chat_id: str, progress: ChatProgress, size: int) -> Any:
-        return await self.adapter.fetch_history(
-            self.importer.http,
-            self.config,
-            chat_id,
-            cursor=progress.cursor,
-            since=self.since,
-            limit=size,
-        )
+        with telemetry.span(telemetry.HISTORY_FETCH, self._labels(size)):
+            return await self.adapter.fetch_history(
+                self.importer.http,
+                self.config,
+                chat_id,
+                cursor=progress.cursor,
+                since=self.since,
+                limit=size,
+            )
+
+    def _labels(self, messages: int) -> dict[str, str | int]:
+        """Span attributes of a history page: no chat id (it may be a phone number)."""
+        return {
+            "ventros.platform": str(self.context.channel_type),
+            "ventros.channel_id": str(self.context.channel_id),
+            "ventros.import_id": self.import_id,
+            "ventros.messages": messages,
+        }
 
     def _select(self, items: Sequence[InboundEvent]) -> tuple[list[InboundEvent], bool]:
         """Messages inside the time range; True once the page went past ``since``."""

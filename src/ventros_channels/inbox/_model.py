@@ -8,6 +8,7 @@ so the event model's JSON form is the storage format: no pickles, readable in th
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -38,10 +39,14 @@ class Delivery:
     ``key`` (the event's idempotency key) is unique per channel: an inbox records a key once.
     Events with the same ``ordering_key`` (the chat) are handed out one at a time, in the order
     they were accepted.
+
+    ``trace``: the W3C trace context (``traceparent``, ``tracestate``) of the webhook that
+    brought the event, so the handling span joins its trace; not part of equality.
     """
 
     event: InboundEvent
     context: RoutingContext
+    trace: Mapping[str, str] | None = attrs.field(default=None, eq=False, repr=False)
 
     @property
     def channel_id(self) -> UUID:
@@ -139,6 +144,17 @@ def _context(data: dict[str, Any]) -> RoutingContext:
     )
 
 
+def _trace(doc: dict[str, Any]) -> dict[str, str] | None:
+    """The stored trace context; absent (older records) or damaged ones are ignored, since a
+    lost trace link must never make a delivery unreadable.
+    """
+    trace = doc.get("trace")
+    if not isinstance(trace, dict):
+        return None
+    kept = {k: v for k, v in trace.items() if isinstance(k, str) and isinstance(v, str)}
+    return kept or None
+
+
 def encode_delivery(delivery: Delivery) -> bytes:
     """The JSON form a durable inbox stores.
 
@@ -147,8 +163,11 @@ def encode_delivery(delivery: Delivery) -> bytes:
     """
     try:
         event = delivery.event.model_dump(mode="json")
+        doc: dict[str, Any] = {"v": 1, "event": event, "context": _context_dict(delivery.context)}
+        if delivery.trace:
+            doc["trace"] = dict(delivery.trace)
         return json.dumps(
-            {"v": 1, "event": event, "context": _context_dict(delivery.context)},
+            doc,
             separators=(",", ":"),
             ensure_ascii=False,
         ).encode("utf-8")
@@ -164,6 +183,6 @@ def decode_delivery(data: bytes | str) -> Delivery:
     try:
         doc = json.loads(data)
         event = inbound_event_adapter.validate_python(doc["event"])
-        return Delivery(event=event, context=_context(doc["context"]))
+        return Delivery(event=event, context=_context(doc["context"]), trace=_trace(doc))
     except (ValueError, KeyError, TypeError, ValidationError) as exc:
         raise InboxError(f"stored delivery cannot be read: {type(exc).__name__}") from None

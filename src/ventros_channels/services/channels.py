@@ -53,7 +53,7 @@ from ventros_channels.services.sending import OutboundSender, SendWorker, derive
 
 __all__ = ["ActivationResult", "ChannelReport", "ChannelService", "WebhookStatus"]
 
-logger = logging.getLogger("ventros_channels.services")
+logger = logging.getLogger(__name__)
 T = TypeVar("T")
 SessionStop = Literal["stop", "logout"]
 """How a paired session (WAHA) is ended on deactivation: stopped (pairing kept, a restart
@@ -591,7 +591,9 @@ class ChannelService:
         if channel.status not in _SENDING:
             raise ChannelInactiveError(str(channel.id), channel.status.value)
         if queued:
-            return await self.sender.enqueue(channel.id, tenant_id, message, key=key)
+            return await self.sender.enqueue(
+                channel.id, tenant_id, message, key=key, platform=str(channel.channel_type)
+            )
         adapter = self.adapter_for(channel)
         now = self.clock.now()
         started = self.timer()
@@ -601,7 +603,13 @@ class ChannelService:
 
         try:
             result = await self.sender.send(
-                channel.id, tenant_id, message, deliver, key=key, resend=resend
+                channel.id,
+                tenant_id,
+                message,
+                deliver,
+                key=key,
+                resend=resend,
+                platform=str(channel.channel_type),
             )
         except PlatformError as exc:
             delta = MetricsDelta(errors=1, last_error_at=now, last_error=str(exc)[:1000])

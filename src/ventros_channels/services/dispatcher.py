@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from uuid import UUID
 
+from ventros_channels import telemetry
 from ventros_channels.adapters.registry import AdapterRegistry, default_registry
 from ventros_channels.cache import ChannelCache
 from ventros_channels.clock import Clock, SystemClock
@@ -34,6 +35,7 @@ from ventros_channels.errors import (
     WebhookPayloadError,
 )
 from ventros_channels.inbox import DeadLetter, Delivery, Inbox, InMemoryInbox
+from ventros_channels.logging import log_fields
 from ventros_channels.messaging.inbound import InboundEvent, SessionStatusChanged
 from ventros_channels.publisher import EventPublisher
 from ventros_channels.repository import ChannelRepository
@@ -50,6 +52,18 @@ from ventros_channels.services.metrics import MetricsBuffer, event_delta
 from ventros_channels.services.worker import EventHandler, RetryPolicy, Worker
 from ventros_channels.webhooks.request import WebhookRequest, WebhookResponse
 
+_OUTCOMES = {
+    200: "handshake",
+    400: "malformed",
+    401: "rejected_signature",
+    403: "refused",
+    404: "unknown_channel",
+    405: "method_not_allowed",
+    413: "too_large",
+    503: "unavailable",
+}
+"""What a delivery answered by intake (not recorded) is counted as, by its status."""
+
 __all__ = [
     "DeadLetter",
     "DispatcherStats",
@@ -60,7 +74,7 @@ __all__ = [
     "with_session_status",
 ]
 
-logger = logging.getLogger("ventros_channels.webhooks")
+logger = logging.getLogger(__name__)
 
 SessionStatusHook = Callable[[Channel, SessionStatusChanged], Awaitable[None]]
 """Replaces the default handling of a platform session status (see ``with_session_status``)."""
@@ -87,7 +101,13 @@ def with_session_status(
         try:
             channel.record_session_status(event.status)
         except (VentrosChannelsError, ValueError) as exc:
-            logger.warning("session status %r not applied to %s: %s", event.status, channel.id, exc)
+            logger.warning(
+                "session status %r not applied to %s: %s",
+                event.status,
+                channel.id,
+                exc,
+                extra=log_fields(channel.id, str(channel.channel_type), event.idempotency_key),
+            )
             return
         events = channel.pending_events
         await repository.save(channel)
@@ -164,6 +184,7 @@ class WebhookDispatcher:
         if handler is not None and workers:
             self.worker = self.make_worker(handler, concurrency=workers, retry=retry)
         self._started = False
+        self._gauge = telemetry.InboxGauge(self.inbox)
 
     @property
     def settings(self) -> IntakeSettings:
@@ -193,6 +214,7 @@ class WebhookDispatcher:
     async def start(self) -> None:
         """Start the metrics flusher and the in-process workers."""
         self.metrics.start()
+        self._gauge.start()
         if self.worker is not None:
             await self.worker.start()
         self._started = True
@@ -203,6 +225,7 @@ class WebhookDispatcher:
         if self.worker is not None:
             await self.worker.stop(grace=grace)
         await self.metrics.stop()
+        await self._gauge.stop()
 
     async def __aenter__(self) -> WebhookDispatcher:
         await self.start()
@@ -244,13 +267,23 @@ class WebhookDispatcher:
         self, channel_type: str, channel_id: str | UUID, request: WebhookRequest
     ) -> WebhookResponse:
         """Handle a delivery to ``/webhooks/{channel_type}/{channel_id}``."""
+        labels = {"ventros.platform": channel_type, "ventros.channel_id": str(channel_id)}
+        with telemetry.span(telemetry.WEBHOOK, labels) as span:
+            answer = await self._handle(channel_type, channel_id, request)
+            span.set_attribute("http.response.status_code", answer.status)
+            return answer
+
+    async def _handle(
+        self, channel_type: str, channel_id: str | UUID, request: WebhookRequest
+    ) -> WebhookResponse:
         if not self._started:
-            return self._not_started()
+            return self._not_started(channel_type)
         try:
             checked = await self.intake.channel_delivery(channel_type, channel_id, request)
         except RepositoryError as exc:
-            return self._store_down(exc)
+            return self._store_down(exc, channel_type)
         if isinstance(checked, WebhookResponse):
+            telemetry.record_delivery(channel_type, _OUTCOMES.get(checked.status, "refused"))
             return checked
         answer = await self._record(checked)
         return answer if answer is not None else checked.adapter.success_response(checked.events)
@@ -259,13 +292,20 @@ class WebhookDispatcher:
         """Handle a delivery to the app-level ``/webhooks/{channel_type}``: each event routed
         to its channel by the platform's account id.
         """
+        with telemetry.span(telemetry.WEBHOOK, {"ventros.platform": channel_type}) as span:
+            answer = await self._handle_app(channel_type, request)
+            span.set_attribute("http.response.status_code", answer.status)
+            return answer
+
+    async def _handle_app(self, channel_type: str, request: WebhookRequest) -> WebhookResponse:
         if not self._started:
-            return self._not_started()
+            return self._not_started(channel_type)
         try:
             checked = await self.intake.app_delivery(channel_type, request)
         except RepositoryError as exc:
-            return self._store_down(exc)
+            return self._store_down(exc, channel_type)
         if isinstance(checked, WebhookResponse):
+            telemetry.record_delivery(channel_type, _OUTCOMES.get(checked.status, "refused"))
             return checked
         for group in checked:
             answer = await self._record(group)
@@ -273,40 +313,63 @@ class WebhookDispatcher:
                 return answer
         return RESP_OK
 
-    def _not_started(self) -> WebhookResponse:
+    def _not_started(self, platform: str) -> WebhookResponse:
         self.stats.not_started += 1
+        telemetry.record_delivery(platform, "not_started")
         logger.error(
             "WebhookDispatcher.handle called before start(): answering 503 so the platform "
             "retries (use 'async with dispatcher' or the ASGI app's lifespan)"
         )
         return RESP_BUSY
 
-    def _store_down(self, exc: RepositoryError) -> WebhookResponse:
+    def _store_down(self, exc: RepositoryError, platform: str) -> WebhookResponse:
         self.stats.repository_unavailable += 1
-        logger.error("channel lookup failed (answering 503): %s", type(exc).__name__)
+        telemetry.record_delivery(platform, "unavailable")
+        logger.error(
+            "channel lookup failed (answering 503): %s",
+            type(exc).__name__,
+            extra=log_fields(None, platform, None),
+        )
         return RESP_BUSY
 
     async def _record(self, checked: Verified) -> WebhookResponse | None:
         """Accept the events into the inbox; ``None`` when every one is recorded."""
         channel = checked.channel
-        deliveries = [Delivery(event, checked.context) for event in checked.events]
+        platform = str(channel.channel_type)
+        labels = {"ventros.platform": platform, "ventros.channel_id": str(channel.id)}
         try:
-            result = await self.inbox.accept(deliveries)
+            with telemetry.span(telemetry.ACCEPT, labels) as span:
+                trace = telemetry.current_trace()
+                deliveries = [Delivery(e, checked.context, trace) for e in checked.events]
+                result = await self.inbox.accept(deliveries)
+                span.set_attribute("ventros.accepted", len(result.accepted))
+                span.set_attribute("ventros.duplicates", result.duplicates)
         except WebhookPayloadError as exc:
             self.stats.malformed += 1
-            logger.warning("delivery for channel %s cannot be stored: %s", channel.id, exc.reason)
+            telemetry.record_delivery(platform, "malformed")
+            logger.warning(
+                "delivery for channel %s cannot be stored: %s",
+                channel.id,
+                exc.reason,
+                extra=_fields(checked),
+            )
             return RESP_BAD
         except Exception as exc:  # whatever the store did, nothing is known to be recorded
             self.stats.inbox_unavailable += 1
+            telemetry.record_delivery(platform, "unavailable")
             logger.error(
                 "inbox could not record a delivery for channel %s (answering 503): %s",
                 channel.id,
                 type(exc).__name__,
-                extra={"channel_id": str(channel.id)},
+                extra=_fields(checked),
             )
             return RESP_BUSY
         self.stats.accepted_events += len(result.accepted)
         self.stats.duplicates += result.duplicates
+        telemetry.record_delivery(platform, "accepted" if result.accepted else "duplicate")
+        telemetry.record_events(
+            platform, accepted=len(result.accepted), duplicates=result.duplicates
+        )
         delta = event_delta(
             (d.event for d in result.accepted),
             webhooks_accepted=1,
@@ -316,3 +379,13 @@ class WebhookDispatcher:
         if self.worker is not None and result.accepted:
             self.worker.notify()
         return None
+
+
+def _fields(checked: Verified) -> dict[str, str | None]:
+    """The structured fields of a log record about a delivery (its first event's key)."""
+    events = checked.events
+    return log_fields(
+        checked.channel.id,
+        str(checked.channel.channel_type),
+        events[0].idempotency_key if events else None,
+    )

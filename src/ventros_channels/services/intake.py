@@ -16,6 +16,7 @@ from uuid import UUID
 import attrs
 from pydantic import SecretStr
 
+from ventros_channels import telemetry
 from ventros_channels.adapters.base import ChannelAdapter
 from ventros_channels.adapters.registry import AdapterRegistry
 from ventros_channels.cache import ChannelCache
@@ -29,6 +30,7 @@ from ventros_channels.errors import (
     WebhookPayloadError,
     WebhookVerificationError,
 )
+from ventros_channels.logging import log_fields
 from ventros_channels.messaging.inbound import InboundEvent, SessionStatusChanged
 from ventros_channels.repository import ChannelRepository
 from ventros_channels.services.metrics import MetricsBuffer
@@ -36,7 +38,7 @@ from ventros_channels.webhooks.request import VerificationKeys, WebhookRequest, 
 
 __all__ = ["ACCEPTING", "DispatcherStats", "IntakeSettings", "Verified", "WebhookIntake"]
 
-logger = logging.getLogger("ventros_channels.webhooks")
+logger = logging.getLogger(__name__)
 
 ACCEPTING = frozenset({ChannelStatus.ACTIVE, ChannelStatus.CONNECTING, ChannelStatus.DISCONNECTED})
 """Statuses in which a channel takes every delivery (a disconnected one may be reconnecting).
@@ -160,26 +162,28 @@ class WebhookIntake:
             self.stats.not_accepting += 1
             return RESP_FORBIDDEN
         try:
-            adapter.verify(request, self._verification_keys(channel, now))
+            with telemetry.span(telemetry.VERIFY):
+                adapter.verify(request, self._verification_keys(channel, now))
         except WebhookVerificationError as exc:
             self.stats.rejected_signature += 1
             logger.warning(
                 "rejected delivery for channel %s: %s",
                 channel.id,
                 exc.reason,
-                extra={"channel_id": str(channel.id), "platform": channel_type},
+                extra=log_fields(channel.id, channel_type, None),
             )
             await self._count(channel, MetricsDelta(webhooks_rejected=1, last_webhook_at=now))
             return RESP_SIG
         try:
-            events = adapter.parse(request.body, channel.config)
+            with telemetry.span(telemetry.PARSE):
+                events = adapter.parse(request.body, channel.config)
         except WebhookPayloadError as exc:
             self.stats.malformed += 1
             logger.warning(
                 "malformed delivery for channel %s: %s",
                 channel.id,
                 exc.reason,
-                extra={"channel_id": str(channel.id), "platform": channel_type},
+                extra=log_fields(channel.id, channel_type, None),
             )
             await self._count(
                 channel,
@@ -226,15 +230,27 @@ class WebhookIntake:
         secrets = tuple(SecretStr(s) for s in self.settings.app_secrets.get(channel_type, ()))
         keys = VerificationKeys(secrets, now=self.clock.now(), tolerance=self.settings.tolerance)
         try:
-            adapter.verify(request, keys)
-            events = adapter.parse(request.body, None)
+            with telemetry.span(telemetry.VERIFY):
+                adapter.verify(request, keys)
+            with telemetry.span(telemetry.PARSE):
+                events = adapter.parse(request.body, None)
         except WebhookVerificationError as exc:
             self.stats.rejected_signature += 1
-            logger.warning("rejected app-level %s delivery: %s", channel_type, exc.reason)
+            logger.warning(
+                "rejected app-level %s delivery: %s",
+                channel_type,
+                exc.reason,
+                extra=log_fields(None, channel_type, None),
+            )
             return RESP_SIG
         except WebhookPayloadError as exc:
             self.stats.malformed += 1
-            logger.warning("malformed app-level %s delivery: %s", channel_type, exc.reason)
+            logger.warning(
+                "malformed app-level %s delivery: %s",
+                channel_type,
+                exc.reason,
+                extra=log_fields(None, channel_type, None),
+            )
             return RESP_BAD
         return await self._route(adapter, channel_type, events)
 
@@ -259,6 +275,7 @@ class WebhookIntake:
                     channel_type,
                     account,
                     "no channel" if not matches else "several channels claim it",
+                    extra=log_fields(None, channel_type, group[0].idempotency_key),
                 )
                 continue
             channel = matches[0]
@@ -269,6 +286,7 @@ class WebhookIntake:
                     len(group),
                     channel.id,
                     channel.status,
+                    extra=log_fields(channel.id, channel_type, group[0].idempotency_key),
                 )
                 continue
             routed.append(Verified(adapter, channel, self._context(channel), group))

@@ -31,6 +31,7 @@ from uuid import UUID, uuid4
 import httpx
 
 from ventros_channels import errors as error_types
+from ventros_channels import telemetry
 from ventros_channels.adapters.base import ChannelAdapter
 from ventros_channels.clock import Clock, SystemClock
 from ventros_channels.domain.config import ChannelConfig
@@ -40,6 +41,7 @@ from ventros_channels.errors import (
     PlatformError,
     RateLimitedError,
 )
+from ventros_channels.logging import log_fields
 from ventros_channels.messaging.outbound import OutboundMessage, SendResult
 from ventros_channels.outbox import (
     LeasedSend,
@@ -53,7 +55,7 @@ from ventros_channels.services.worker import RetryPolicy, current_delivery, next
 
 __all__ = ["OutboundSender", "SendWorker", "derive_send_key"]
 
-logger = logging.getLogger("ventros_channels.sending")
+logger = logging.getLogger(__name__)
 
 AdapterSend = Callable[[OutboundMessage], Awaitable[SendResult]]
 
@@ -113,8 +115,29 @@ class OutboundSender:
         *,
         key: str,
         resend: bool = False,
+        platform: str = "unknown",
     ) -> SendResult:
-        """Send ``message`` with ``deliver`` at most once for ``key`` (unless ``resend``)."""
+        """Send ``message`` with ``deliver`` at most once for ``key`` (unless ``resend``).
+
+        ``platform`` (the channel type) only labels the send's span and counter.
+        """
+        with telemetry.send_span(platform, channel_id, message.kind) as scope:
+            result = await self._send(channel_id, tenant_id, message, deliver, key, resend)
+            if result.replayed:
+                scope.outcome = "replayed"
+            elif result.queued:
+                scope.outcome = "queued"
+            return result
+
+    async def _send(
+        self,
+        channel_id: UUID,
+        tenant_id: str,
+        message: OutboundMessage,
+        deliver: AdapterSend,
+        key: str,
+        resend: bool,
+    ) -> SendResult:
         now = self.clock.now()
         fresh = SendRecord(channel_id, key, tenant_id, message.to, SendState.PENDING, now, now)
         record, created = await self.outbox.reserve(fresh)
@@ -173,9 +196,16 @@ class OutboundSender:
         return None
 
     async def enqueue(
-        self, channel_id: UUID, tenant_id: str, message: OutboundMessage, *, key: str
+        self,
+        channel_id: UUID,
+        tenant_id: str,
+        message: OutboundMessage,
+        *,
+        key: str,
+        platform: str = "unknown",
     ) -> SendResult:
         """Record ``message`` for the sender worker and return at once."""
+        telemetry.record_send(platform, message.kind, "queued")
         now = self.clock.now()
         record = SendRecord(
             channel_id,
@@ -277,12 +307,20 @@ class SendWorker:
 
     async def _deliver(self, lease: LeasedSend) -> None:
         record = lease.record
+        platform = "unknown"
         try:
             message = decode_message(record.message or b"")
             adapter, config = await self.lookup(record.channel_id, record.tenant_id)
-            result = await adapter.send(self.http, config, message)
+            platform = str(adapter.channel_type)
+            with telemetry.send_span(platform, record.channel_id, message.kind):
+                result = await adapter.send(self.http, config, message)
         except DeliveryUncertainError as exc:
-            logger.error("queued send %s may have gone out: %s", record.key, exc.description)
+            logger.error(
+                "queued send %s may have gone out: %s",
+                record.key,
+                exc.description,
+                extra=log_fields(record.channel_id, platform, record.key),
+            )
             await self.outbox.settle(
                 lease,
                 state=SendState.UNCERTAIN,
@@ -311,7 +349,12 @@ class SendWorker:
                 error=description,
             )
             return
-        logger.error("queued send %s failed: %s", lease.record.key, description)
+        logger.error(
+            "queued send %s failed: %s",
+            lease.record.key,
+            description,
+            extra=log_fields(lease.record.channel_id, None, lease.record.key),
+        )
         await self.outbox.settle(
             lease, state=SendState.FAILED, error_type=type(exc).__name__, error=description
         )

@@ -18,16 +18,19 @@ import contextlib
 import logging
 import os
 import random
+import time
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from datetime import datetime, timedelta
 
 import attrs
 
+from ventros_channels import telemetry
 from ventros_channels.clock import Clock, SystemClock
 from ventros_channels.domain.channel import RoutingContext
 from ventros_channels.errors import DeliveryUncertainError, NotStartedError
 from ventros_channels.inbox import Inbox, Leased
+from ventros_channels.logging import log_fields
 from ventros_channels.messaging.inbound import InboundEvent
 
 __all__ = [
@@ -40,7 +43,7 @@ __all__ = [
     "next_send_position",
 ]
 
-logger = logging.getLogger("ventros_channels.worker")
+logger = logging.getLogger(__name__)
 
 EventHandler = Callable[[InboundEvent, RoutingContext], Awaitable[None]]
 """The host's code for one normalized event and its routing context (any parameter names)."""
@@ -281,9 +284,18 @@ class Worker:
         positions = _sends.set([0])
         error: Exception | None = None
         limit = self.handler_timeout.total_seconds() if self.handler_timeout else None
+        delivery = lease.delivery
+        platform = str(delivery.context.channel_type)
+        started = time.perf_counter()
         try:
             async with asyncio.timeout(limit):  # a stuck handler must not hold its chat forever
-                await self.handler(lease.delivery.event, lease.delivery.context)
+                with telemetry.span(
+                    telemetry.HANDLE,
+                    _span_attributes(lease),
+                    parent=delivery.trace or {},  # a delivery without one starts its own trace
+                    kind="consumer",
+                ):
+                    await self.handler(delivery.event, delivery.context)
         except asyncio.CancelledError:
             beat.cancel()
             await self._give_back(holder[0])
@@ -294,17 +306,17 @@ class Worker:
             _current.reset(token)
             _sends.reset(positions)
             beat.cancel()
+        took = time.perf_counter() - started
         if error is None:
+            telemetry.record_handling(platform, "handled", took)
             await self._settle(holder[0], "complete")
             self.stats.handled += 1
             return
         self.stats.failures += 1
         description = f"{type(error).__name__}: {error}"[:2000]
-        extra = {
-            "idempotency_key": lease.delivery.key,
-            "channel_id": str(lease.delivery.channel_id),
-        }
+        extra = log_fields(delivery.channel_id, platform, delivery.key)
         if self.retry.exhausted(lease.attempt, error):
+            telemetry.record_handling(platform, "dead_letter", took)
             logger.error(
                 "delivery %s dead-lettered after %d attempts: %s",
                 lease.delivery.key,
@@ -322,6 +334,7 @@ class Worker:
             description,
             extra=extra,
         )
+        telemetry.record_handling(platform, "retry", took)
         retry_at = self.clock.now() + self.retry.delay(lease.attempt)
         await self._settle(holder[0], "fail", error=description, retry_at=retry_at)
 
@@ -336,7 +349,11 @@ class Worker:
                 self._trouble(exc)
                 continue
             if renewed is None:
-                logger.warning("lease of %s was lost while handling", holder[0].delivery.key)
+                logger.warning(
+                    "lease of %s was lost while handling",
+                    holder[0].delivery.key,
+                    extra=_fields(holder[0]),
+                )
                 return
             holder[0] = renewed
 
@@ -366,7 +383,11 @@ class Worker:
                 outages += 1
                 self._trouble(exc)
                 if self.clock.now() >= lease.leased_until:
-                    logger.warning("lease of %s ran out before it was settled", lease.delivery.key)
+                    logger.warning(
+                        "lease of %s ran out before it was settled",
+                        lease.delivery.key,
+                        extra=_fields(lease),
+                    )
                     return
                 await asyncio.sleep(self._outage_delay(outages))
                 continue
@@ -374,7 +395,11 @@ class Worker:
                 self._recovered()
             if not done:
                 self.stats.lost_leases += 1
-                logger.warning("lease of %s was lost; it will be handled again", lease.delivery.key)
+                logger.warning(
+                    "lease of %s was lost; it will be handled again",
+                    lease.delivery.key,
+                    extra=_fields(lease),
+                )
             return
 
     async def _give_back(self, lease: Leased) -> None:
@@ -383,3 +408,20 @@ class Worker:
             await asyncio.shield(
                 self.inbox.fail(lease, error="worker stopped", retry_at=self.clock.now())
             )
+
+
+def _fields(lease: Leased) -> dict[str, str | None]:
+    delivery = lease.delivery
+    return log_fields(delivery.channel_id, str(delivery.context.channel_type), delivery.key)
+
+
+def _span_attributes(lease: Leased) -> dict[str, str | int]:
+    """What the handling span says: no key or chat id (they may hold a phone number)."""
+    delivery = lease.delivery
+    return {
+        "ventros.platform": str(delivery.context.channel_type),
+        "ventros.channel_id": str(delivery.channel_id),
+        "ventros.event.kind": delivery.event.kind,
+        "ventros.delivery.attempt": lease.attempt,
+        "ventros.inbox.id": lease.id,
+    }
