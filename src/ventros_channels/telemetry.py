@@ -47,6 +47,7 @@ __all__ = [
     "record_history_batch",
     "record_rate_limit_wait",
     "record_send",
+    "reset",
     "send_span",
     "span",
 ]
@@ -203,6 +204,12 @@ def configure(
             _HOLDER.state = _Otel(tracer_provider, meter_provider)
         except ImportError:
             logger.warning("opentelemetry-api is not installed: telemetry stays off")
+
+
+def reset() -> None:
+    """Forget :func:`configure`: the global providers are used again from the next call."""
+    _HOLDER.loaded = False
+    _HOLDER.state = None
 
 
 def enabled() -> bool:

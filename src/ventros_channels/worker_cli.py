@@ -23,7 +23,7 @@ from ventros_channels.services.worker import Worker
 
 __all__ = ["AppReferenceError", "dead_letter_record", "load_target", "run_worker"]
 
-logger = logging.getLogger("ventros_channels.worker")
+logger = logging.getLogger(__name__)
 
 
 class AppReferenceError(Exception):

@@ -18,7 +18,7 @@ from ventros_channels.redis._common import as_text, key_prefix, milliseconds, tr
 
 __all__ = ["RedisChannelCache"]
 
-logger = logging.getLogger("ventros_channels.redis")
+logger = logging.getLogger(__name__)
 _SEALED = "vc-sealed:1:"
 
 

@@ -92,7 +92,7 @@ from ventros_channels.redis._common import (
 
 __all__ = ["RedisInbox"]
 
-logger = logging.getLogger("ventros_channels.redis.inbox")
+logger = logging.getLogger(__name__)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _WHAT = "redis inbox"

@@ -184,7 +184,8 @@ class WebhookDispatcher:
         if handler is not None and workers:
             self.worker = self.make_worker(handler, concurrency=workers, retry=retry)
         self._started = False
-        self._gauge = telemetry.InboxGauge(self.inbox)
+        self.inbox_gauge = telemetry.InboxGauge(self.inbox)
+        """Reports the inbox's depth and oldest age to OpenTelemetry while started."""
 
     @property
     def settings(self) -> IntakeSettings:
@@ -214,7 +215,7 @@ class WebhookDispatcher:
     async def start(self) -> None:
         """Start the metrics flusher and the in-process workers."""
         self.metrics.start()
-        self._gauge.start()
+        self.inbox_gauge.start()
         if self.worker is not None:
             await self.worker.start()
         self._started = True
@@ -225,7 +226,7 @@ class WebhookDispatcher:
         if self.worker is not None:
             await self.worker.stop(grace=grace)
         await self.metrics.stop()
-        await self._gauge.stop()
+        await self.inbox_gauge.stop()
 
     async def __aenter__(self) -> WebhookDispatcher:
         await self.start()

@@ -24,7 +24,7 @@ from ventros_channels.repository import ChannelRepository
 
 __all__ = ["MetricsBuffer", "event_delta"]
 
-logger = logging.getLogger("ventros_channels.metrics")
+logger = logging.getLogger(__name__)
 
 _STATUS_COUNTERS: dict[DeliveryStatus, str] = {
     DeliveryStatus.DELIVERED: "delivered",

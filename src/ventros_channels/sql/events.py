@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = ["EventRelay", "event_rows"]
 
-logger = logging.getLogger("ventros_channels.sql.events")
+logger = logging.getLogger(__name__)
 
 
 def event_rows(events: Sequence[ChannelEvent]) -> list[dict[str, Any]]:

@@ -59,7 +59,7 @@ from ventros_channels.sql.repository import _reason
 
 __all__ = ["SqlInbox"]
 
-logger = logging.getLogger("ventros_channels.sql.inbox")
+logger = logging.getLogger(__name__)
 
 
 _WINDOW = 256

@@ -51,7 +51,7 @@ from ventros_channels.sql.events import event_rows
 
 __all__ = ["ConfigCipher", "SqlChannelRepository", "create_engine"]
 
-logger = logging.getLogger("ventros_channels.sql")
+logger = logging.getLogger(__name__)
 
 # Snapshot keys that live in their own columns; everything else goes to the ``data`` JSON.
 _COLUMN_KEYS = frozenset(

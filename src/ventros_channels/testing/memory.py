@@ -27,7 +27,7 @@ from ventros_channels.repository import ChannelFilters, ChannelPage, _check_page
 
 __all__ = ["InMemoryChannelRepository"]
 
-logger = logging.getLogger("ventros_channels.testing")
+logger = logging.getLogger(__name__)
 
 
 @attrs.define

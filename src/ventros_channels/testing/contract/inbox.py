@@ -159,6 +159,16 @@ class InboxContract:
         delivery = make_delivery(uuid4(), "k1", text="olá \U0001f600")
         assert decode_delivery(encode_delivery(delivery)) == delivery
 
+    async def test_trace_context_comes_back_with_the_lease(self, inbox: Inbox) -> None:
+        channel = uuid4()
+        trace = {"traceparent": "00-" + "ab" * 16 + "-" + "cd" * 8 + "-01", "tracestate": "k=v"}
+        plain = make_delivery(channel, "k1")
+        traced = Delivery(event=plain.event, context=plain.context, trace=trace)
+        await inbox.accept([traced, make_delivery(channel, "k2", chat="chat-2")])
+        leases = {lease.delivery.key: lease for lease in await self._drain(inbox, channel)}
+        assert leases["k1"].delivery.trace == trace
+        assert leases["k2"].delivery.trace is None
+
     # ------------------------------------------------------------------ leases
 
     async def test_leased_delivery_is_not_handed_out_twice(self, inbox: Inbox) -> None:
