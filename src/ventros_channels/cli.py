@@ -4,6 +4,7 @@ ventros-channels adapters
 ventros-channels webhook parse --type telegram update.json [--headers h.json --config c.json]
 ventros-channels worker --app myapp:make_dispatcher [--concurrency 4]
 ventros-channels dead-letters list|show|replay|purge --app myapp:make_dispatcher
+ventros-channels health --app myapp:make_dispatcher [--within 5]
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 from ventros_channels.adapters import default_registry
 from ventros_channels.errors import VentrosChannelsError
+from ventros_channels.health import check_app_health
 from ventros_channels.history_cli import run_import
 from ventros_channels.webhooks import VerificationKeys, WebhookRequest
 from ventros_channels.worker_cli import (
@@ -241,6 +243,20 @@ if click is not None:
             asyncio.run(run_worker(app_ref, concurrency=concurrency, grace=grace))
         except AppReferenceError as exc:
             raise click.UsageError(str(exc)) from None
+
+    @cli.command("health")
+    @click.option("--app", "app_ref", required=True, help=_APP_HELP)
+    @click.option("--within", type=float, default=5.0, show_default=True, help="Seconds per check.")
+    def health_command(app_ref: str, within: float) -> None:
+        """Check that the app's repository, inbox and shared cache answer; prints the JSON
+        report and exits 0 when healthy, 1 when not (for orchestrators' exec probes).
+        """
+        try:
+            report = asyncio.run(check_app_health(app_ref, within=within))
+        except AppReferenceError as exc:
+            raise click.UsageError(str(exc)) from None
+        click.echo(json.dumps(report.to_dict(), indent=2))
+        sys.exit(0 if report.ok else 1)
 
     @cli.group("dead-letters")
     def dead_letters_group() -> None:

@@ -5,24 +5,36 @@
 
 Routes: ``GET|POST /webhooks/{channel_type}/{channel_id}`` (per channel) and
 ``POST /webhooks/{channel_type}`` (app-level, routed by the platform's account id).
+``health_routes(dispatcher)`` adds ``GET /healthz`` (liveness) and ``GET /readyz`` (readiness).
+
+Shutdown: the lifespan's exit stops the dispatcher, which answers 503 to new deliveries (the
+platform retries them) and lets its workers finish what they hold, up to 30 seconds.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import json
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
+from uuid import UUID
 
 from starlette.applications import Starlette
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from ventros_channels.health import check_health
 from ventros_channels.services.dispatcher import WebhookDispatcher
 from ventros_channels.webhooks.request import WebhookRequest, WebhookResponse
 
-__all__ = ["create_app", "to_webhook_request", "webhook_routes"]
+if TYPE_CHECKING:
+    from ventros_channels.services.channels import ChannelService
+
+__all__ = ["create_app", "health_routes", "to_webhook_request", "webhook_routes"]
 
 
 async def to_webhook_request(request: Request) -> WebhookRequest:
@@ -150,11 +162,54 @@ def webhook_routes(
     ]
 
 
+def health_routes(
+    dispatcher: WebhookDispatcher,
+    *,
+    service: ChannelService | None = None,
+    channels: Sequence[tuple[UUID, str]] = (),
+    within: float = 5.0,
+) -> list[Route]:
+    """``GET /healthz``: 200 while the process answers (liveness). ``GET /readyz``: 200 when
+    the dispatcher is started and its repository, inbox, shared cache and in-process workers
+    are healthy, else 503 (readiness); both with the JSON report of
+    :func:`~ventros_channels.health.check_health` (``channels`` checked through ``service``,
+    informative only).
+    """
+
+    async def live(request: Request) -> Response:
+        return _json(200, {"status": "ok"})
+
+    async def ready(request: Request) -> Response:
+        report = await check_health(
+            repository=dispatcher.repository,
+            inbox=dispatcher.inbox,
+            cache=dispatcher.shared_cache,
+            workers=[dispatcher.worker] if dispatcher.worker is not None else [],
+            service=service,
+            channels=channels,
+            within=within,
+        )
+        body = {**report.to_dict(), "accepting": dispatcher.started}
+        if not dispatcher.started:
+            body["status"] = "stopped"
+        return _json(200 if report.ok and dispatcher.started else 503, body)
+
+    return [Route("/healthz", live, methods=["GET"]), Route("/readyz", ready, methods=["GET"])]
+
+
+def _json(status: int, body: object) -> Response:
+    return Response(json.dumps(body), status_code=status, media_type="application/json")
+
+
 def create_app(
-    dispatcher: WebhookDispatcher, prefix: str = "/webhooks", *, read_timeout: float = 10.0
+    dispatcher: WebhookDispatcher,
+    prefix: str = "/webhooks",
+    *,
+    read_timeout: float = 10.0,
+    health: bool = False,
 ) -> Starlette:
-    """A Starlette app serving the webhook routes; its lifespan starts and stops the
-    dispatcher (and its in-process workers).
+    """A Starlette app serving the webhook routes (and, with ``health``, the health routes);
+    its lifespan starts and stops the dispatcher (and its in-process workers).
     """
 
     @asynccontextmanager
@@ -163,4 +218,6 @@ def create_app(
             yield
 
     routes = webhook_routes(dispatcher, prefix, read_timeout=read_timeout)
+    if health:
+        routes += health_routes(dispatcher)
     return Starlette(routes=routes, lifespan=lifespan)

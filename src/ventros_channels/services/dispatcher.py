@@ -188,6 +188,11 @@ class WebhookDispatcher:
         """Reports the inbox's depth and oldest age to OpenTelemetry while started."""
 
     @property
+    def started(self) -> bool:
+        """Whether deliveries are taken (between ``start`` and ``stop``)."""
+        return self._started
+
+    @property
     def settings(self) -> IntakeSettings:
         return self.intake.settings
 
