@@ -133,6 +133,23 @@ class SqlOutbox:
             leased_until=None,
         )
 
+    async def resolve(self, channel_id: UUID, key: str, *, message_id: str | None) -> bool:
+        await self._expire_leases()
+        c = self._table.c
+        updated = await self._update_one(
+            (
+                c.channel_id == channel_id,
+                c.idem_key == key,
+                c.state.in_((SendState.UNCERTAIN.value, SendState.PENDING.value)),
+                c.lease_token.is_(None),
+            ),
+            state=SendState.SENT.value,
+            message_id=message_id,
+            error_type=None,
+            error=None,
+        )
+        return updated is not None
+
     async def get(self, channel_id: UUID, key: str) -> SendRecord | None:
         await self._expire_leases()
         with _translate():
