@@ -315,6 +315,7 @@ class WebhookDispatcher:
             return RESP_BUSY
         self.stats.accepted_events += len(result.accepted)
         self.stats.duplicates += result.duplicates
+        self.intake.remember(checked)
         delta = event_delta(
             (d.event for d in result.accepted),
             webhooks_accepted=1,

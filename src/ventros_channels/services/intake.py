@@ -7,7 +7,9 @@ Nothing here records or handles events: the dispatcher hands what intake returns
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -55,6 +57,7 @@ RESP_TOO_LARGE = WebhookResponse(413, b"payload too large")
 RESP_BUSY = WebhookResponse(503, b"busy, retry later")
 
 _KEYS_REUSE = timedelta(seconds=1)
+_RECENT_MAX = 100_000
 
 
 @attrs.frozen
@@ -100,6 +103,8 @@ class Verified:
     channel: Channel
     context: RoutingContext
     events: Sequence[InboundEvent]
+    digest: bytes = b""
+    """Keyed hash of the body; :meth:`WebhookIntake.remember` it once recorded."""
 
 
 class WebhookIntake:
@@ -126,6 +131,16 @@ class WebhookIntake:
         self._cache: dict[str, tuple[datetime, Channel]] = {}
         self._contexts: dict[UUID, tuple[Channel, RoutingContext]] = {}
         self._keys: dict[UUID, tuple[Channel, VerificationKeys]] = {}
+        self._recent: OrderedDict[bytes, None] = OrderedDict()
+
+    def remember(self, verified: Verified) -> None:
+        """Note that a body was recorded, so an exact retry is answered without parsing it
+        again (the inbox would recognise it anyway; this only saves the work).
+        """
+        if verified.digest:
+            self._recent[verified.digest] = None
+            if len(self._recent) > _RECENT_MAX:
+                self._recent.popitem(last=False)
 
     def invalidate(self, channel_id: UUID | str) -> None:
         """Forget what is cached about a channel in this process."""
@@ -171,6 +186,11 @@ class WebhookIntake:
             )
             await self._count(channel, MetricsDelta(webhooks_rejected=1, last_webhook_at=now))
             return RESP_SIG
+        digest = hashlib.blake2b(request.body, digest_size=16, key=channel.id.bytes).digest()
+        if digest in self._recent:  # these exact verified bytes were recorded: a platform retry
+            self._recent.move_to_end(digest)
+            self.stats.duplicates += 1
+            return adapter.success_response(())
         try:
             events = adapter.parse(request.body, channel.config)
         except WebhookPayloadError as exc:
@@ -196,7 +216,7 @@ class WebhookIntake:
             self.stats.not_accepting += 1
             return RESP_FORBIDDEN
         self.stats.verified += 1
-        return Verified(adapter, channel, self._context(channel), events)
+        return Verified(adapter, channel, self._context(channel), events, digest)
 
     # ------------------------------------------------------------------ app level
 
