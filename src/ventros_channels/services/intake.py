@@ -54,6 +54,7 @@ RESP_FORBIDDEN = WebhookResponse(403, b"forbidden")
 RESP_UNKNOWN = WebhookResponse(404, b"unknown channel")
 RESP_METHOD = WebhookResponse(405, b"method not allowed")
 RESP_TOO_LARGE = WebhookResponse(413, b"payload too large")
+RESP_MEDIA_TYPE = WebhookResponse(415, b"unsupported media type")
 RESP_BUSY = WebhookResponse(503, b"busy, retry later")
 
 _KEYS_REUSE = timedelta(seconds=1)
@@ -90,6 +91,7 @@ class DispatcherStats:
     rejected_signature: int = 0
     malformed: int = 0
     too_large: int = 0
+    wrong_media_type: int = 0
     unknown_channel: int = 0
     not_accepting: int = 0
     unrouted_entries: int = 0
@@ -168,9 +170,9 @@ class WebhookIntake:
             return self._handshake(adapter, channel, request)
         if request.method != "POST":
             return RESP_METHOD
-        if len(request.body) > self.settings.max_body_bytes:
-            self.stats.too_large += 1
-            return RESP_TOO_LARGE
+        refused = self._refuse_body(adapter, request)
+        if refused is not None:
+            return refused
         if channel.is_deleted:
             self.stats.not_accepting += 1
             return RESP_FORBIDDEN
@@ -240,9 +242,9 @@ class WebhookIntake:
             return answer if answer is not None else RESP_METHOD
         if request.method != "POST":
             return RESP_METHOD
-        if len(request.body) > self.settings.max_body_bytes:
-            self.stats.too_large += 1
-            return RESP_TOO_LARGE
+        refused = self._refuse_body(adapter, request)
+        if refused is not None:
+            return refused
         secrets = tuple(SecretStr(s) for s in self.settings.app_secrets.get(channel_type, ()))
         keys = VerificationKeys(secrets, now=self.clock.now(), tolerance=self.settings.tolerance)
         try:
@@ -294,6 +296,21 @@ class WebhookIntake:
             routed.append(Verified(adapter, channel, self._context(channel), group))
         self.stats.verified += 1
         return routed
+
+    def _refuse_body(
+        self, adapter: ChannelAdapter[Any], request: WebhookRequest
+    ) -> WebhookResponse | None:
+        """The same limits for per-channel and app-level routes: size, then media type."""
+        if len(request.body) > self.settings.max_body_bytes:
+            self.stats.too_large += 1
+            return RESP_TOO_LARGE
+        declared = request.header("content-type")
+        if declared:
+            media_type = declared.split(";", 1)[0].strip().lower()
+            if media_type not in adapter.content_types:
+                self.stats.wrong_media_type += 1
+                return RESP_MEDIA_TYPE
+        return None
 
     async def _count(self, channel: Channel, delta: MetricsDelta) -> None:
         if self.metrics is not None:
