@@ -508,3 +508,17 @@ async def test_a_delivery_that_declares_another_media_type_is_415(
     assert (form.status, app_level.status, json_utf8.status) == (415, 415, 200)
     assert [e.message_id for e, _ in recorder.seen] == ["m3"]
     assert dispatcher.stats.wrong_media_type == 2
+
+
+async def test_a_dispatcher_made_by_the_service_stops_serving_a_deactivated_channel_at_once(
+    service: ChannelService, active_channel: Channel, recorder: Recorder, signed: Signer
+) -> None:
+    dispatcher = service.webhook_dispatcher(recorder)  # channels cached for 60 s by default
+    async with dispatcher:
+        first = await dispatcher.handle("webchat", active_channel.id, signed(delivery("m1")))
+        await service.deactivate(active_channel.id, tenant_id=TENANT)
+        second = await dispatcher.handle("webchat", active_channel.id, signed(delivery("m2")))
+        await dispatcher.drain()
+    assert (first.status, second.status) == (200, 403)
+    assert [e.message_id for e, _ in recorder.seen] == ["m1"]
+    assert dispatcher.outbox is service.sender.outbox
