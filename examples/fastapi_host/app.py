@@ -35,8 +35,7 @@ def build(
             )
             await service.send(context.channel_id, reply, tenant_id=context.tenant_id)
 
-    dispatcher = WebhookDispatcher(repository, echo)
-    service.on_change = dispatcher.on_channel_changed
+    dispatcher = service.webhook_dispatcher(echo)  # wired to the service's changes and outbox
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -21,7 +21,6 @@ from ventros_channels import (
     ChannelService,
     InMemoryEventPublisher,
     RoutingContext,
-    WebhookDispatcher,
 )
 from ventros_channels.integrations.asgi import create_app
 from ventros_channels.messaging import InboundEvent, MessageReceived, TextMessage
@@ -69,8 +68,7 @@ async def main() -> None:
             reply = TextMessage(to=event.chat_id, text=f"Thanks {who}, got: {event.text}")
             await service.send(context.channel_id, reply, tenant_id=context.tenant_id)
 
-    dispatcher = WebhookDispatcher(repo, handler, publisher=publisher)
-    service.on_change = dispatcher.on_channel_changed  # keep the webhook path's cache fresh
+    dispatcher = service.webhook_dispatcher(handler)  # wired to the service's changes and outbox
     app = create_app(dispatcher)
 
     print("1. Create one channel per platform (secrets never printed):")

@@ -179,7 +179,8 @@ async def test_delivery_outcomes_dead_letters_and_rate_limit_waits_are_counted(
     async with dispatcher:
         for request in (
             signed(delivery("m1")),
-            signed(delivery("m1")),
+            signed(delivery("m1")),  # the same bytes again: known to intake
+            signed(delivery("m1", text="edited")),  # same key, other bytes: the inbox knows it
             signed(delivery("m2"), secret="wrong-secret"),
             signed(b"{not json"),
         ):
@@ -190,8 +191,9 @@ async def test_delivery_outcomes_dead_letters_and_rate_limit_waits_are_counted(
 
     points = otel.points()
     deliveries = "ventros_channels.webhook.deliveries"
-    for outcome in ("accepted", "duplicate", "rejected_signature", "malformed"):
+    for outcome in ("accepted", "rejected_signature", "malformed"):
         assert value(points, deliveries, outcome=outcome) == 1, outcome
+    assert value(points, deliveries, outcome="duplicate") == 2
     assert value(points, "ventros_channels.inbox.events", outcome="duplicate") == 1
     handling = "ventros_channels.handling.duration"
     assert value(points, handling, outcome="retry")[0] == FAST_RETRY.max_attempts - 1

@@ -13,7 +13,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, Literal, TypeVar
-from uuid import UUID
+from uuid import UUID, uuid5
 
 import attrs
 import httpx
@@ -26,6 +26,7 @@ from ventros_channels.adapters.base import (
     WebhookInfo,
 )
 from ventros_channels.adapters.registry import AdapterRegistry, default_registry
+from ventros_channels.cache import ChannelCache
 from ventros_channels.clock import Clock, SystemClock
 from ventros_channels.domain.channel import QR_CODE_TTL, Channel
 from ventros_channels.domain.config import ChannelConfig
@@ -49,7 +50,9 @@ from ventros_channels.messaging.outbound import OutboundMessage, SendResult
 from ventros_channels.outbox import InMemoryOutbox, Outbox
 from ventros_channels.publisher import EventPublisher, InMemoryEventPublisher
 from ventros_channels.repository import ChannelRepository
+from ventros_channels.services.dispatcher import WebhookDispatcher
 from ventros_channels.services.sending import OutboundSender, SendWorker, derive_send_key
+from ventros_channels.services.worker import EventHandler
 
 __all__ = ["ActivationResult", "ChannelReport", "ChannelService", "WebhookStatus"]
 
@@ -59,6 +62,19 @@ SessionStop = Literal["stop", "logout"]
 """How a paired session (WAHA) is ended on deactivation: stopped (pairing kept, a restart
 resumes it) or logged out (the phone must scan a QR code again)."""
 _SENDING = frozenset({ChannelStatus.ACTIVE, ChannelStatus.ERROR, ChannelStatus.DISCONNECTED})
+
+
+CONFIG_CACHE_TTL = timedelta(minutes=1)
+"""How long a channel read through the service's cache is reused."""
+ACTIVE_CACHE_TTL = timedelta(minutes=5)
+"""How long a project's list of active channels is reused."""
+_PROJECT_KEYS = UUID("5b0c6c1e-7d4f-4a43-9a57-0f3c8d7c2a10")
+
+
+def _project_key(tenant_id: str, project_id: UUID) -> UUID:
+    """The cache key of a project's active channels (a name-based UUID, so any cache keyed
+    by channel id holds it)."""
+    return uuid5(_PROJECT_KEYS, f"{tenant_id}\x1f{project_id}")
 
 
 @attrs.frozen
@@ -153,6 +169,7 @@ class ChannelService:
         qr_code_ttl: timedelta = QR_CODE_TTL,
         session_stop: SessionStop = "stop",
         timer: Callable[[], float] = time.perf_counter,
+        cache: ChannelCache | None = None,
     ) -> None:
         self.repository = repository
         self.http = http
@@ -161,8 +178,12 @@ class ChannelService:
         self.clock = clock or SystemClock()
         self.public_base_url = public_base_url.rstrip("/") if public_base_url else None
         self.on_change = on_change
-        self.sender = OutboundSender(outbox or InMemoryOutbox(), clock=self.clock)
         """Awaited with the channel id after every save (e.g. a dispatcher's cache eviction)."""
+        self.sender = OutboundSender(outbox or InMemoryOutbox(), clock=self.clock)
+        self.cache = cache
+        """Where reads of a channel (1 minute) and of a project's active channels (5 minutes)
+        are kept; every change through the service invalidates them (in every process, when
+        the cache is shared, e.g. Redis)."""
         self.qr_code_ttl = qr_code_ttl
         self.session_stop: SessionStop = session_stop
         self.timer = timer
@@ -184,6 +205,9 @@ class ChannelService:
         events = channel.pending_events
         await self.repository.save(channel)
         channel.pull_events()
+        if self.cache is not None:
+            await self.cache.invalidate(channel.id)
+            await self.cache.invalidate(_project_key(channel.tenant_id, channel.project_id))
         if self.on_change is not None:
             await self.on_change(channel.id)
         if events and not getattr(self.repository, "records_events", False):
@@ -235,7 +259,31 @@ class ChannelService:
         return await self._commit(channel)
 
     async def get_channel(self, channel_id: UUID, *, tenant_id: str) -> Channel:
-        return await self.repository.get(channel_id, tenant_id=tenant_id)
+        """The channel, read through the cache (1 minute) when the service has one."""
+        if self.cache is None:
+            return await self.repository.get(channel_id, tenant_id=tenant_id)
+        snapshot = await self.cache.get(channel_id)
+        if snapshot is not None and snapshot.get("tenant_id") == tenant_id:
+            return Channel.from_snapshot(snapshot, clock=self.clock)
+        channel = await self.repository.get(channel_id, tenant_id=tenant_id)
+        await self.cache.set(channel_id, channel.to_snapshot(), ttl=CONFIG_CACHE_TTL)
+        return channel
+
+    async def active_channels(self, project_id: UUID, *, tenant_id: str) -> list[Channel]:
+        """The project's active channels, the list cached for 5 minutes when the service has
+        a cache (each channel through the 1-minute channel cache).
+        """
+        if self.cache is None:
+            return await self.repository.find_active_by_project(project_id, tenant_id=tenant_id)
+        key = _project_key(tenant_id, project_id)
+        listed = await self.cache.get(key)
+        if listed is None:
+            found = await self.repository.find_active_by_project(project_id, tenant_id=tenant_id)
+            await self.cache.set(key, {"ids": [str(c.id) for c in found]}, ttl=ACTIVE_CACHE_TTL)
+            for channel in found:
+                await self.cache.set(channel.id, channel.to_snapshot(), ttl=CONFIG_CACHE_TTL)
+            return found
+        return [await self.get_channel(UUID(i), tenant_id=tenant_id) for i in listed["ids"]]
 
     async def update_channel(self, channel_id: UUID, *, tenant_id: str, **changes: Any) -> Channel:
         """Rename, replace the config, change the external id or session timeout."""
@@ -629,6 +677,31 @@ class ChannelService:
             except ConcurrencyError:  # changed meanwhile: the next signal decides
                 logger.info("channel %s changed during a send; recovery not saved", channel.id)
         return result
+
+    def webhook_dispatcher(
+        self, handler: EventHandler | None = None, **options: Any
+    ) -> WebhookDispatcher:
+        """A :class:`WebhookDispatcher` wired to this service: same repository, registry, clock
+        and publisher; platform session statuses applied through :meth:`on_session_status`;
+        sends confirmed in this service's outbox; and the service's changes reaching the
+        dispatcher, so a deactivated channel stops being served at once. ``options`` go to
+        the dispatcher.
+        """
+        options.setdefault("registry", self.registry)
+        options.setdefault("clock", self.clock)
+        options.setdefault("publisher", self.publisher)
+        options.setdefault("outbox", self.sender.outbox)
+        options.setdefault("session_status_hook", self.on_session_status)
+        dispatcher = WebhookDispatcher(self.repository, handler, **options)
+        previous = self.on_change
+
+        async def changed(channel_id: UUID) -> None:
+            if previous is not None:
+                await previous(channel_id)
+            await dispatcher.on_channel_changed(channel_id)
+
+        self.on_change = changed
+        return dispatcher
 
     def send_worker(self, **options: Any) -> SendWorker:
         """A :class:`SendWorker` delivering this service's queued sends (``options`` go to it)."""

@@ -37,6 +37,7 @@ from ventros_channels.errors import (
 from ventros_channels.inbox import DeadLetter, Delivery, Inbox, InMemoryInbox
 from ventros_channels.logging import log_fields
 from ventros_channels.messaging.inbound import InboundEvent, SessionStatusChanged
+from ventros_channels.outbox import Outbox
 from ventros_channels.publisher import EventPublisher
 from ventros_channels.repository import ChannelRepository
 from ventros_channels.services.intake import (
@@ -49,6 +50,7 @@ from ventros_channels.services.intake import (
     WebhookIntake,
 )
 from ventros_channels.services.metrics import MetricsBuffer, event_delta
+from ventros_channels.services.sending import confirm_sends
 from ventros_channels.services.worker import EventHandler, RetryPolicy, Worker
 from ventros_channels.webhooks.request import WebhookRequest, WebhookResponse
 
@@ -63,6 +65,14 @@ _OUTCOMES = {
     503: "unavailable",
 }
 """What a delivery answered by intake (not recorded) is counted as, by its status."""
+
+
+def _outcome(answer: WebhookResponse, request: WebhookRequest) -> str:
+    """Intake answers a POST with 200 only for bytes it saw recorded: a platform's retry."""
+    if answer.status == 200 and request.method == "POST":
+        return "duplicate"
+    return _OUTCOMES.get(answer.status, "refused")
+
 
 __all__ = [
     "DeadLetter",
@@ -131,6 +141,8 @@ class WebhookDispatcher:
     * ``inbox``: where deliveries are recorded before the 200. The default in-memory inbox is
       not crash-safe; pass a ``SqlInbox`` or ``RedisInbox`` for that promise.
     * ``handler`` and ``workers``: run that many handling loops in this process (default 4).
+    * ``outbox``: the service's outbox; delivery statuses that carry a send's key confirm
+      sends recorded as uncertain.
       A web-only process passes no handler (``workers=0``) and runs ``ventros-channels worker``
       elsewhere on the same inbox.
 
@@ -151,6 +163,7 @@ class WebhookDispatcher:
         shared_cache: ChannelCache | None = None,
         publisher: EventPublisher | None = None,
         session_status_hook: SessionStatusHook | None = None,
+        outbox: Outbox | None = None,
         metrics_flush_interval: float = 1.0,
     ) -> None:
         workers = (4 if handler is not None else 0) if workers is None else workers
@@ -179,6 +192,7 @@ class WebhookDispatcher:
         )
         self.handler = handler
         self.retry = retry
+        self.outbox = outbox
         self._session_hook = session_status_hook
         self.worker: Worker | None = None
         if handler is not None and workers:
@@ -204,6 +218,8 @@ class WebhookDispatcher:
         """A :class:`Worker` on this dispatcher's inbox whose handler also applies platform
         session statuses to the channel. ``options`` go to :class:`Worker`.
         """
+        if self.outbox is not None:
+            handler = confirm_sends(handler, self.outbox)
         wrapped = with_session_status(
             handler,
             self.repository,
@@ -289,7 +305,7 @@ class WebhookDispatcher:
         except RepositoryError as exc:
             return self._store_down(exc, channel_type)
         if isinstance(checked, WebhookResponse):
-            telemetry.record_delivery(channel_type, _OUTCOMES.get(checked.status, "refused"))
+            telemetry.record_delivery(channel_type, _outcome(checked, request))
             return checked
         answer = await self._record(checked)
         return answer if answer is not None else checked.adapter.success_response(checked.events)
@@ -311,7 +327,7 @@ class WebhookDispatcher:
         except RepositoryError as exc:
             return self._store_down(exc, channel_type)
         if isinstance(checked, WebhookResponse):
-            telemetry.record_delivery(channel_type, _OUTCOMES.get(checked.status, "refused"))
+            telemetry.record_delivery(channel_type, _outcome(checked, request))
             return checked
         for group in checked:
             answer = await self._record(group)
@@ -372,6 +388,7 @@ class WebhookDispatcher:
             return RESP_BUSY
         self.stats.accepted_events += len(result.accepted)
         self.stats.duplicates += result.duplicates
+        self.intake.remember(checked)
         telemetry.record_delivery(platform, "accepted" if result.accepted else "duplicate")
         telemetry.record_events(
             platform, accepted=len(result.accepted), duplicates=result.duplicates
