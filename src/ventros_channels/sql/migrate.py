@@ -22,6 +22,7 @@ kept, what is missing is created.
 from __future__ import annotations
 
 import asyncio
+import io
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -61,6 +62,7 @@ __all__ = [
     "exclude_library_tables",
     "history",
     "migration_schema",
+    "run_command",
     "run_env",
     "script_location",
     "stamp",
@@ -348,3 +350,30 @@ async def drift(target: AsyncEngine | str, *, schema: str | None = None) -> list
     agree): Alembic's diff tuples, for checks in CI."""
     diffs: list[Any] = await _run(target, _compare, schema=schema, stdout=None)
     return diffs
+
+
+_COMMANDS: dict[str, Callable[..., Any]] = {
+    "upgrade": upgrade,
+    "downgrade": downgrade,
+    "stamp": stamp,
+}
+
+
+async def run_command(
+    action: str, target: AsyncEngine | str, revision: str | None = None, *, schema: str | None
+) -> tuple[str, ...]:
+    """Run ``upgrade``, ``downgrade`` or ``stamp`` to ``revision`` (or just read ``current``)
+    on one engine; returns the revisions the database is at afterwards (what the CLI runs)."""
+    engine, owned = _engine(target)
+    try:
+        if action != "current":
+            run = _COMMANDS.get(action)
+            if run is None or revision is None:
+                raise InvalidInputError(
+                    "action", [FieldError("action", f"unknown migration command {action!r}")]
+                )
+            await run(engine, revision, schema=schema, stdout=io.StringIO())
+        return await current(engine, schema=schema)
+    finally:
+        if owned:
+            await engine.dispose()
