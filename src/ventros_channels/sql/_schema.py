@@ -99,7 +99,7 @@ def _trigram_wanted(
     *,
     dialect: Dialect,
     compiler: DDLCompiler | None = None,
-    checkfirst: bool,
+    checkfirst: bool = False,
 ) -> bool:
     """``ddl_if`` rule of the trigram index: the extension is optional, so plain
     ``create_all`` only emits the index where its operator class exists."""
