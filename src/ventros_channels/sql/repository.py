@@ -124,8 +124,9 @@ class SqlChannelRepository:
     :param event_outbox: write each save's domain events to ``events_table_name`` in the
         same transaction; an :class:`~ventros_channels.sql.EventRelay` publishes them.
 
-    Create the table with :meth:`create_schema` or the PostgreSQL migration shipped in
-    ``ventros_channels/sql/migrations``. Database failures raise
+    Create the table with the Alembic migrations (``ventros-channels db upgrade``),
+    :meth:`create_schema` or the PostgreSQL SQL files in ``ventros_channels/sql/migrations``.
+    Database failures raise
     :class:`RepositoryUnavailableError` (connection refused, lost, timed out, locked) or
     :class:`RepositoryError`; their messages never hold SQL parameters.
 
