@@ -119,6 +119,23 @@ async def test_unknown_revision_is_bad_input(target: Target) -> None:
         await migrate.upgrade(engine, "no-such-revision", schema=schema)
 
 
+async def test_target_metadata_create_all_is_the_migrated_schema(target: Target) -> None:
+    """The host's own ``create_all`` of the declared tables (the trigram index included where
+    pg_trgm is installed) gives the schema the migrations give."""
+    engine, schema = target
+    metadata = migrate.target_metadata(schema, dialect=engine.dialect.name)
+    async with engine.begin() as conn:
+        if schema:
+            await conn.execute(sa.schema.CreateSchema(schema))
+        await conn.run_sync(metadata.create_all)
+    await migrate.stamp(engine, schema=schema)
+    assert await migrate.drift(engine, schema=schema) == []
+    declared = {
+        i.name for i in metadata.tables[f"{schema}.channels" if schema else "channels"].indexes
+    }
+    assert (TRIGRAM in declared) == (engine.dialect.name == "postgresql")
+
+
 # ---------------------------------------------------------------- the previous release
 
 
