@@ -329,13 +329,16 @@ if click is not None:
         schema = click.option("--schema", default=None, help="PostgreSQL schema of the tables.")
         return url(schema(command))
 
-    def _db(action: str, url: str, schema: str | None, revision: str | None = None) -> None:
+    def _migrate() -> Any:
         try:
             from ventros_channels.sql import migrate  # noqa: PLC0415 - needs the sql extra
         except ImportError as exc:
             raise click.UsageError(f"the db commands need the sql extra ({exc.name})") from None
+        return migrate
+
+    def _db(action: str, url: str, schema: str | None, revision: str | None = None) -> None:
         try:
-            heads = asyncio.run(migrate.run_command(action, url, revision, schema=schema))
+            heads = asyncio.run(_migrate().run_command(action, url, revision, schema=schema))
         except VentrosChannelsError as exc:
             click.echo(f"{type(exc).__name__}: {exc}", err=True)
             sys.exit(2)
@@ -371,9 +374,7 @@ if click is not None:
     @db_group.command("history")
     def db_history() -> None:
         """Every revision, newest first."""
-        from ventros_channels.sql import migrate  # noqa: PLC0415 - needs the sql extra
-
-        for line in migrate.history():
+        for line in _migrate().history():
             click.echo(line)
 
 

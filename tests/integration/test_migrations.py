@@ -298,12 +298,16 @@ def _host_config(tmp_path: Path) -> Config:
     return config
 
 
-async def test_host_alembic_runs_the_library_revisions(
-    sqlite_engine: AsyncEngine, tmp_path: Path
-) -> None:
+async def test_host_alembic_runs_the_library_revisions(target: Target, tmp_path: Path) -> None:
+    engine, schema = target
     config = _host_config(tmp_path)
+    if schema:  # the library's tables through the ini option; the host's own via search_path
+        config.set_main_option(migrate.SCHEMA_OPTION, schema)
 
     def host_upgrade(conn: sa.Connection) -> list[Any]:
+        if schema:
+            conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+            conn.exec_driver_sql(f'SET LOCAL search_path TO "{schema}", public')
         config.attributes["connection"] = conn
         command.upgrade(config, "heads")
         context = MigrationContext.configure(conn)
@@ -319,11 +323,12 @@ async def test_host_alembic_runs_the_library_revisions(
         unfiltered = compare_metadata(context, host_metadata)
         return [heads, filtered, unfiltered]
 
-    async with sqlite_engine.begin() as conn:
+    async with engine.begin() as conn:
         heads, filtered, unfiltered = await conn.run_sync(host_upgrade)
     assert heads == {"host0001", "vc0001"}  # both branches in the host's alembic_version
     assert filtered == []  # the host's autogenerate leaves the library's tables alone
     assert {d[1].name for d in unfiltered if d[0] == "remove_table"} >= {"channels"}
-    assert await tables(sqlite_engine, None) >= {*migrate.TABLE_NAMES, "host_notes"}
+    assert await tables(engine, schema) >= {*migrate.TABLE_NAMES, "host_notes"}
     # the library's own version table is not involved: its CLI would start from base
-    assert await migrate.current(sqlite_engine) == ()
+    assert await migrate.current(engine, schema=schema) == ()
+    assert await migrate.drift(engine, schema=schema) == []

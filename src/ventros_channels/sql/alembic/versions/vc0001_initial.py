@@ -244,6 +244,8 @@ _TABLES: tuple[tuple[str, Callable[[], list[SchemaItem]], Callable[[], None]], .
 
 def upgrade() -> None:
     schema = migration_schema()
+    if schema and op.get_bind().dialect.name == "postgresql":
+        op.execute(sa.schema.CreateSchema(schema, if_not_exists=True))
     inspector = sa.inspect(op.get_bind())
     for name, columns, indexes in _TABLES:
         if not inspector.has_table(name, schema=schema):
