@@ -332,3 +332,19 @@ async def test_host_alembic_runs_the_library_revisions(target: Target, tmp_path:
     # the library's own version table is not involved: its CLI would start from base
     assert await migrate.current(engine, schema=schema) == ()
     assert await migrate.drift(engine, schema=schema) == []
+
+
+def test_alembic_command_line_style_config_with_a_url(tmp_path: Path) -> None:
+    """Alembic's own commands on the library's environment, given only a URL (what
+    ``alembic -c`` with ``script_location`` pointing at the package does): the environment
+    opens an async engine itself."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'alembic.db'}"
+    config = migrate.alembic_config()
+    config.set_main_option("sqlalchemy.url", url)
+    command.upgrade(config, "head")
+    engine = create_engine(url)
+    try:
+        assert asyncio.run(migrate.current(engine)) == HEAD
+        assert asyncio.run(migrate.drift(engine)) == []
+    finally:
+        asyncio.run(engine.dispose())
