@@ -207,8 +207,7 @@ def create_trigram_index(conn: sa.Connection, table: sa.Table, *, required: bool
         with conn.begin_nested():
             if conn.exec_driver_sql(_PG_TRGM_INSTALLED).first() is None:
                 conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm")
-            conn.execution_options(**{TRIGRAM_OPTION: True})
-            index.create(conn, checkfirst=True)
+            conn.execute(sa.schema.CreateIndex(index, if_not_exists=True))
     except sa_exc.DBAPIError as exc:
         if required:
             raise
