@@ -6,7 +6,6 @@ The public API is what this module exports; everything else is private and may c
 from ventros_channels._version import __version__
 from ventros_channels.cache import ChannelCache, InMemoryChannelCache
 from ventros_channels.clock import Clock, SystemClock
-from ventros_channels.dedupe import Claim, ClaimStatus, DedupeStore, InMemoryDedupeStore
 from ventros_channels.domain import (
     DEFAULT_RECENT_WINDOW,
     EVENT_TYPES,
@@ -155,13 +154,10 @@ __all__ = [
     "ChannelType",
     "ChannelUpdated",
     "ChatMigratedError",
-    "Claim",
-    "ClaimStatus",
     "Clock",
     "ConcurrencyError",
     "CorruptChannelError",
     "DeadLetter",
-    "DedupeStore",
     "Delivery",
     "DeliveryUncertainError",
     "DispatcherStats",
@@ -177,7 +173,6 @@ __all__ = [
     "HistoryImportState",
     "ImportStrategy",
     "InMemoryChannelCache",
-    "InMemoryDedupeStore",
     "InMemoryEventPublisher",
     "InMemoryInbox",
     "Inbox",

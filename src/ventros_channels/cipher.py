@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Protocol, runtime_checkable
 
-__all__ = ["ConfigCipher", "warn_plaintext_once"]
+__all__ = ["ConfigCipher", "RotatingCipher", "warn_plaintext_once"]
 
 
 @runtime_checkable
@@ -25,6 +25,36 @@ class ConfigCipher(Protocol):
     def encrypt(self, data: bytes) -> bytes: ...
 
     def decrypt(self, data: bytes) -> bytes: ...
+
+
+class RotatingCipher:
+    """Key rotation: encrypts with ``current``, decrypts with ``current`` or any ``previous``.
+
+    Give it to the stores while rotating, then run ``SqlChannelRepository.reencrypt()`` (or
+    ``ventros-channels reencrypt``) so every row is written with the current key; the old keys
+    can be dropped afterwards. Cache entries sealed with an old key expire with their TTL.
+    """
+
+    def __init__(self, current: ConfigCipher, *previous: ConfigCipher) -> None:
+        self.current = current
+        self.previous = previous
+
+    def __repr__(self) -> str:
+        return f"RotatingCipher(previous keys: {len(self.previous)})"
+
+    def encrypt(self, data: bytes) -> bytes:
+        return self.current.encrypt(data)
+
+    def decrypt(self, data: bytes) -> bytes:
+        try:
+            return self.current.decrypt(data)
+        except Exception as first:  # not ours: try the keys being retired, newest first
+            for cipher in self.previous:
+                try:
+                    return cipher.decrypt(data)
+                except Exception:  # noqa: S112 (the next key may fit)
+                    continue
+            raise ValueError("no key of the rotation decrypts this data") from first
 
 
 _warned: set[str] = set()

@@ -25,6 +25,7 @@ from ventros_channels.worker_cli import (
     AppReferenceError,
     dead_letter_record,
     find_letters,
+    load_object,
     load_target,
     run_worker,
 )
@@ -376,6 +377,40 @@ if click is not None:
         """Every revision, newest first."""
         for line in _migrate().history():
             click.echo(line)
+
+    @cli.command("reencrypt")
+    @click.option(
+        "--app",
+        "app_ref",
+        required=True,
+        help="module:attribute naming a SqlChannelRepository (or a factory returning one) "
+        "whose cipher is the new one, e.g. RotatingCipher(new, old).",
+    )
+    @click.option("--batch", type=click.IntRange(1), default=500, show_default=True)
+    def reencrypt_command(app_ref: str, batch: int) -> None:
+        """Write every channel's secrets again with the repository's current key."""
+
+        async def go() -> int:
+            target = await load_object(app_ref)
+            repository = getattr(target, "repository", target)
+            if not callable(getattr(repository, "reencrypt", None)):
+                raise AppReferenceError(f"{app_ref!r} gave no SQL repository")
+            try:
+                count: int = await repository.reencrypt(batch=batch)
+            finally:
+                engine = getattr(repository, "engine", None)
+                if engine is not None:  # this process made it: close its connections
+                    await engine.dispose()
+            return count
+
+        try:
+            done = asyncio.run(go())
+        except AppReferenceError as exc:
+            raise click.UsageError(str(exc)) from None
+        except VentrosChannelsError as exc:
+            click.echo(f"{type(exc).__name__}: {exc}", err=True)
+            sys.exit(2)
+        click.echo(f"re-encrypted {done} channels")
 
 
 def main() -> None:

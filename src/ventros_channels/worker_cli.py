@@ -21,7 +21,14 @@ from ventros_channels.inbox import DeadLetter, Inbox
 from ventros_channels.services.dispatcher import WebhookDispatcher
 from ventros_channels.services.worker import Worker
 
-__all__ = ["AppReferenceError", "dead_letter_record", "load_target", "run_worker"]
+__all__ = [
+    "AppReferenceError",
+    "dead_letter_record",
+    "find_letters",
+    "load_object",
+    "load_target",
+    "run_worker",
+]
 
 logger = logging.getLogger("ventros_channels.worker")
 
@@ -30,8 +37,10 @@ class AppReferenceError(Exception):
     """``--app`` does not name a dispatcher, a worker or a factory of one."""
 
 
-async def load_target(reference: str) -> WebhookDispatcher | Worker:
-    """Import ``module:attribute`` and, if it is a factory, call it."""
+async def load_object(reference: str) -> Any:
+    """Import ``module:attribute``; a class is returned as is, another callable is called
+    (and awaited when it returns an awaitable).
+    """
     module_name, _, attribute = reference.partition(":")
     if not module_name or not attribute:
         raise AppReferenceError(f"--app must look like 'module:attribute', got {reference!r}")
@@ -43,10 +52,16 @@ async def load_target(reference: str) -> WebhookDispatcher | Worker:
             target = getattr(target, part)
     except (ImportError, AttributeError) as exc:
         raise AppReferenceError(f"cannot load {reference!r}: {exc}") from exc
-    if not isinstance(target, WebhookDispatcher | Worker) and callable(target):
+    if callable(target) and not isinstance(target, type) and not hasattr(target, "handle"):
         target = target()
         if inspect.isawaitable(target):
             target = await target
+    return target
+
+
+async def load_target(reference: str) -> WebhookDispatcher | Worker:
+    """Import ``module:attribute`` and, if it is a factory, call it."""
+    target = await load_object(reference)
     if not isinstance(target, WebhookDispatcher | Worker):
         raise AppReferenceError(
             f"{reference!r} gave {type(target).__name__}, not a WebhookDispatcher or a Worker"

@@ -486,3 +486,39 @@ async def test_app_level_handshake_uses_the_app_verify_tokens(
     )
     await d.stop()
     assert (ok.status, ok.body, bad.status) == (200, b"8723", 403)
+
+
+async def test_a_delivery_that_declares_another_media_type_is_415(
+    dispatcher: WebhookDispatcher, active_channel: Channel, recorder: Recorder, signed: Signer
+) -> None:
+    def declaring(content_type: str, msg_id: str) -> WebhookRequest:
+        request = signed(delivery(msg_id))
+        return WebhookRequest(
+            "POST", request.body, {**request.headers, "Content-Type": content_type}
+        )
+
+    form = await dispatcher.handle(
+        "webchat", active_channel.id, declaring("application/x-www-form-urlencoded", "m1")
+    )
+    app_level = await dispatcher.handle_app("webchat", declaring("text/plain", "m2"))
+    json_utf8 = await dispatcher.handle(
+        "webchat", active_channel.id, declaring("Application/JSON; charset=utf-8", "m3")
+    )
+    await dispatcher.drain()
+    assert (form.status, app_level.status, json_utf8.status) == (415, 415, 200)
+    assert [e.message_id for e, _ in recorder.seen] == ["m3"]
+    assert dispatcher.stats.wrong_media_type == 2
+
+
+async def test_a_dispatcher_made_by_the_service_stops_serving_a_deactivated_channel_at_once(
+    service: ChannelService, active_channel: Channel, recorder: Recorder, signed: Signer
+) -> None:
+    dispatcher = service.webhook_dispatcher(recorder)  # channels cached for 60 s by default
+    async with dispatcher:
+        first = await dispatcher.handle("webchat", active_channel.id, signed(delivery("m1")))
+        await service.deactivate(active_channel.id, tenant_id=TENANT)
+        second = await dispatcher.handle("webchat", active_channel.id, signed(delivery("m2")))
+        await dispatcher.drain()
+    assert (first.status, second.status) == (200, 403)
+    assert [e.message_id for e, _ in recorder.seen] == ["m1"]
+    assert dispatcher.outbox is service.sender.outbox

@@ -152,6 +152,9 @@ class ChannelAdapter(ABC, Generic[ConfigT]):
     verifies_body: ClassVar[bool] = True
     """Whether ``verify`` proves the body itself (an HMAC over it). ``False`` for shared-token
     schemes (Telegram), where a changed body with the right token is accepted."""
+    content_types: ClassVar[frozenset[str]] = frozenset({"application/json"})
+    """Media types the platform posts webhooks with; a delivery that declares another one is
+    refused with 415 before verification (one that declares none is checked as usual)."""
 
     def __init__(
         self, *, policy: RetryPolicy | None = None, limits: ParseLimits | None = None

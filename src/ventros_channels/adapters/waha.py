@@ -216,7 +216,7 @@ class WAHAAdapter(ChannelAdapter[WAHAConfig]):
     ) -> None:
         """``accept_unstamped``: accept envelopes without a timestamp (WAHA releases before
         2025 send none); such deliveries are then protected from replay only by their
-        idempotency keys, for as long as the dedupe store keeps them.
+        idempotency keys, for as long as the inbox keeps them (its retention).
         """
         super().__init__(policy=policy, limits=limits)
         self.replay_window = replay_window

@@ -428,6 +428,7 @@ class WhatsAppCloudAdapter(GraphAdapter[WhatsAppCloudConfig]):
             **when,
             status=state,
             error=error,
+            correlation_id=_text_or_none(status.get("biz_opaque_callback_data")),
             idempotency_key=f"whatsapp:{account}:status:{wamid}:{state}",
             raw=status,
         )
@@ -647,3 +648,7 @@ class WhatsAppCloudAdapter(GraphAdapter[WhatsAppCloudConfig]):
             mime_type=info.get("mime_type") or attachment.mime_type,
             filename=attachment.filename,
         )
+
+
+def _text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None

@@ -214,6 +214,10 @@ class StatusChanged(_Event):
     watermark: datetime | None = None
     message_ids: tuple[str, ...] = ()
     from_me: bool = True
+    correlation_id: str | None = None
+    """What the send attached for the platform to echo back (WhatsApp Cloud's
+    ``biz_opaque_callback_data``): the library uses the send's idempotency key, so a send
+    recorded as uncertain is confirmed when its status arrives."""
 
 
 class ReactionChanged(_Event):

@@ -49,6 +49,12 @@ class Outbox(Protocol):
         """
         ...
 
+    async def resolve(self, channel_id: UUID, key: str, *, message_id: str | None) -> bool:
+        """The platform confirmed a send that was ``uncertain`` or ``pending`` (a status
+        webhook carried its key): record it ``sent``. ``False`` when there was nothing to do.
+        """
+        ...
+
     async def get(self, channel_id: UUID, key: str) -> SendRecord | None:
         """The record of a key, if any."""
         ...

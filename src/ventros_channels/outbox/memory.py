@@ -78,6 +78,16 @@ class InMemoryOutbox:
         self._records[ident] = updated
         return updated
 
+    async def resolve(self, channel_id: UUID, key: str, *, message_id: str | None) -> bool:
+        self._expire_leases()
+        ident = (channel_id, key)
+        record = self._records.get(ident)
+        unsure = (SendState.UNCERTAIN, SendState.PENDING)
+        if record is None or record.state not in unsure or ident in self._leases:
+            return False
+        self._write(ident, record, SendState.SENT, message_id, None, None)
+        return True
+
     async def get(self, channel_id: UUID, key: str) -> SendRecord | None:
         self._expire_leases()
         return self._records.get((channel_id, key))

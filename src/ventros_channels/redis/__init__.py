@@ -1,4 +1,4 @@
-"""Redis stores shared by processes (extra ``[redis]``): dedupe, channel cache, inbox, outbox.
+"""Redis stores shared by processes (extra ``[redis]``): channel cache, inbox, outbox.
 
 All take a host-provided ``redis.asyncio.Redis`` client and keep their keys under
 ``<prefix>:<namespace>:``. Connection failures raise
@@ -7,8 +7,7 @@ All take a host-provided ``redis.asyncio.Redis`` client and keep their keys unde
 """
 
 from ventros_channels.redis.cache import RedisChannelCache
-from ventros_channels.redis.dedupe import RedisDedupeStore
 from ventros_channels.redis.inbox import RedisInbox
 from ventros_channels.redis.outbox import RedisOutbox
 
-__all__ = ["RedisChannelCache", "RedisDedupeStore", "RedisInbox", "RedisOutbox"]
+__all__ = ["RedisChannelCache", "RedisInbox", "RedisOutbox"]

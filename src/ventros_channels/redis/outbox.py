@@ -110,6 +110,24 @@ return redis.call('HGETALL', rk)
 """
 )
 
+# ARGV: P, rid, now, message_id, retain_ms
+_RESOLVE = (
+    _HELPERS
+    + """
+local rid, now = ARGV[2], ARGV[3]
+expire_leases(now)
+local rk = P .. 'r:' .. rid
+local state = redis.call('HGET', rk, 'state')
+if (state ~= 'uncertain' and state ~= 'pending') or redis.call('HEXISTS', rk, 'token') == 1 then
+  return 0
+end
+setstate(rk, rid, 'sent', now)
+redis.call('HSET', rk, 'message_id', ARGV[4], 'error_type', '', 'error', '')
+redis.call('PEXPIRE', rk, ARGV[5])
+return 1
+"""
+)
+
 # ARGV: P, rid, now
 _REOPEN = (
     _HELPERS
@@ -227,6 +245,7 @@ class RedisOutbox:
         self._reserve = client.register_script(_RESERVE)
         self._finish = client.register_script(_FINISH)
         self._reopen = client.register_script(_REOPEN)
+        self._resolve = client.register_script(_RESOLVE)
         self._lease = client.register_script(_LEASE)
         self._settle = client.register_script(_SETTLE)
         self._expire = client.register_script(_EXPIRE)
@@ -272,6 +291,12 @@ class RedisOutbox:
         with translate_outbox_errors("outbox"):
             reply = await self._reopen(args=[self._prefix, _rid(channel_id, key), self._now()])
         return _record(reply) if reply else None
+
+    async def resolve(self, channel_id: UUID, key: str, *, message_id: str | None) -> bool:
+        args: list[str | int] = [self._prefix, _rid(channel_id, key), self._now()]
+        args += [message_id or "", self._retain_ms]
+        with translate_outbox_errors("outbox"):
+            return bool(await self._resolve(args=args))
 
     async def get(self, channel_id: UUID, key: str) -> SendRecord | None:
         with translate_outbox_errors("outbox"):

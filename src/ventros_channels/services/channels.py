@@ -49,7 +49,9 @@ from ventros_channels.messaging.outbound import OutboundMessage, SendResult
 from ventros_channels.outbox import InMemoryOutbox, Outbox
 from ventros_channels.publisher import EventPublisher, InMemoryEventPublisher
 from ventros_channels.repository import ChannelRepository
+from ventros_channels.services.dispatcher import WebhookDispatcher
 from ventros_channels.services.sending import OutboundSender, SendWorker, derive_send_key
+from ventros_channels.services.worker import EventHandler
 
 __all__ = ["ActivationResult", "ChannelReport", "ChannelService", "WebhookStatus"]
 
@@ -621,6 +623,31 @@ class ChannelService:
             except ConcurrencyError:  # changed meanwhile: the next signal decides
                 logger.info("channel %s changed during a send; recovery not saved", channel.id)
         return result
+
+    def webhook_dispatcher(
+        self, handler: EventHandler | None = None, **options: Any
+    ) -> WebhookDispatcher:
+        """A :class:`WebhookDispatcher` wired to this service: same repository, registry, clock
+        and publisher; platform session statuses applied through :meth:`on_session_status`;
+        sends confirmed in this service's outbox; and the service's changes reaching the
+        dispatcher, so a deactivated channel stops being served at once. ``options`` go to
+        the dispatcher.
+        """
+        options.setdefault("registry", self.registry)
+        options.setdefault("clock", self.clock)
+        options.setdefault("publisher", self.publisher)
+        options.setdefault("outbox", self.sender.outbox)
+        options.setdefault("session_status_hook", self.on_session_status)
+        dispatcher = WebhookDispatcher(self.repository, handler, **options)
+        previous = self.on_change
+
+        async def changed(channel_id: UUID) -> None:
+            if previous is not None:
+                await previous(channel_id)
+            await dispatcher.on_channel_changed(channel_id)
+
+        self.on_change = changed
+        return dispatcher
 
     def send_worker(self, **options: Any) -> SendWorker:
         """A :class:`SendWorker` delivering this service's queued sends (``options`` go to it)."""

@@ -35,6 +35,7 @@ from ventros_channels.errors import (
 )
 from ventros_channels.inbox import DeadLetter, Delivery, Inbox, InMemoryInbox
 from ventros_channels.messaging.inbound import InboundEvent, SessionStatusChanged
+from ventros_channels.outbox import Outbox
 from ventros_channels.publisher import EventPublisher
 from ventros_channels.repository import ChannelRepository
 from ventros_channels.services.intake import (
@@ -47,6 +48,7 @@ from ventros_channels.services.intake import (
     WebhookIntake,
 )
 from ventros_channels.services.metrics import MetricsBuffer, event_delta
+from ventros_channels.services.sending import confirm_sends
 from ventros_channels.services.worker import EventHandler, RetryPolicy, Worker
 from ventros_channels.webhooks.request import WebhookRequest, WebhookResponse
 
@@ -111,6 +113,8 @@ class WebhookDispatcher:
     * ``inbox``: where deliveries are recorded before the 200. The default in-memory inbox is
       not crash-safe; pass a ``SqlInbox`` or ``RedisInbox`` for that promise.
     * ``handler`` and ``workers``: run that many handling loops in this process (default 4).
+    * ``outbox``: the service's outbox; delivery statuses that carry a send's key confirm
+      sends recorded as uncertain.
       A web-only process passes no handler (``workers=0``) and runs ``ventros-channels worker``
       elsewhere on the same inbox.
 
@@ -131,6 +135,7 @@ class WebhookDispatcher:
         shared_cache: ChannelCache | None = None,
         publisher: EventPublisher | None = None,
         session_status_hook: SessionStatusHook | None = None,
+        outbox: Outbox | None = None,
         metrics_flush_interval: float = 1.0,
     ) -> None:
         workers = (4 if handler is not None else 0) if workers is None else workers
@@ -159,6 +164,7 @@ class WebhookDispatcher:
         )
         self.handler = handler
         self.retry = retry
+        self.outbox = outbox
         self._session_hook = session_status_hook
         self.worker: Worker | None = None
         if handler is not None and workers:
@@ -177,6 +183,8 @@ class WebhookDispatcher:
         """A :class:`Worker` on this dispatcher's inbox whose handler also applies platform
         session statuses to the channel. ``options`` go to :class:`Worker`.
         """
+        if self.outbox is not None:
+            handler = confirm_sends(handler, self.outbox)
         wrapped = with_session_status(
             handler,
             self.repository,
@@ -307,6 +315,7 @@ class WebhookDispatcher:
             return RESP_BUSY
         self.stats.accepted_events += len(result.accepted)
         self.stats.duplicates += result.duplicates
+        self.intake.remember(checked)
         delta = event_delta(
             (d.event for d in result.accepted),
             webhooks_accepted=1,

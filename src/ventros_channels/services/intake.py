@@ -7,7 +7,9 @@ Nothing here records or handles events: the dispatcher hands what intake returns
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -52,9 +54,11 @@ RESP_FORBIDDEN = WebhookResponse(403, b"forbidden")
 RESP_UNKNOWN = WebhookResponse(404, b"unknown channel")
 RESP_METHOD = WebhookResponse(405, b"method not allowed")
 RESP_TOO_LARGE = WebhookResponse(413, b"payload too large")
+RESP_MEDIA_TYPE = WebhookResponse(415, b"unsupported media type")
 RESP_BUSY = WebhookResponse(503, b"busy, retry later")
 
 _KEYS_REUSE = timedelta(seconds=1)
+_RECENT_MAX = 100_000
 
 
 @attrs.frozen
@@ -87,6 +91,7 @@ class DispatcherStats:
     rejected_signature: int = 0
     malformed: int = 0
     too_large: int = 0
+    wrong_media_type: int = 0
     unknown_channel: int = 0
     not_accepting: int = 0
     unrouted_entries: int = 0
@@ -100,6 +105,8 @@ class Verified:
     channel: Channel
     context: RoutingContext
     events: Sequence[InboundEvent]
+    digest: bytes = b""
+    """Keyed hash of the body; :meth:`WebhookIntake.remember` it once recorded."""
 
 
 class WebhookIntake:
@@ -126,6 +133,16 @@ class WebhookIntake:
         self._cache: dict[str, tuple[datetime, Channel]] = {}
         self._contexts: dict[UUID, tuple[Channel, RoutingContext]] = {}
         self._keys: dict[UUID, tuple[Channel, VerificationKeys]] = {}
+        self._recent: OrderedDict[bytes, None] = OrderedDict()
+
+    def remember(self, verified: Verified) -> None:
+        """Note that a body was recorded, so an exact retry is answered without parsing it
+        again (the inbox would recognise it anyway; this only saves the work).
+        """
+        if verified.digest:
+            self._recent[verified.digest] = None
+            if len(self._recent) > _RECENT_MAX:
+                self._recent.popitem(last=False)
 
     def invalidate(self, channel_id: UUID | str) -> None:
         """Forget what is cached about a channel in this process."""
@@ -153,9 +170,9 @@ class WebhookIntake:
             return self._handshake(adapter, channel, request)
         if request.method != "POST":
             return RESP_METHOD
-        if len(request.body) > self.settings.max_body_bytes:
-            self.stats.too_large += 1
-            return RESP_TOO_LARGE
+        refused = self._refuse_body(adapter, request)
+        if refused is not None:
+            return refused
         if channel.is_deleted:
             self.stats.not_accepting += 1
             return RESP_FORBIDDEN
@@ -171,6 +188,11 @@ class WebhookIntake:
             )
             await self._count(channel, MetricsDelta(webhooks_rejected=1, last_webhook_at=now))
             return RESP_SIG
+        digest = hashlib.blake2b(request.body, digest_size=16, key=channel.id.bytes).digest()
+        if digest in self._recent:  # these exact verified bytes were recorded: a platform retry
+            self._recent.move_to_end(digest)
+            self.stats.duplicates += 1
+            return adapter.success_response(())
         try:
             events = adapter.parse(request.body, channel.config)
         except WebhookPayloadError as exc:
@@ -196,7 +218,7 @@ class WebhookIntake:
             self.stats.not_accepting += 1
             return RESP_FORBIDDEN
         self.stats.verified += 1
-        return Verified(adapter, channel, self._context(channel), events)
+        return Verified(adapter, channel, self._context(channel), events, digest)
 
     # ------------------------------------------------------------------ app level
 
@@ -220,9 +242,9 @@ class WebhookIntake:
             return answer if answer is not None else RESP_METHOD
         if request.method != "POST":
             return RESP_METHOD
-        if len(request.body) > self.settings.max_body_bytes:
-            self.stats.too_large += 1
-            return RESP_TOO_LARGE
+        refused = self._refuse_body(adapter, request)
+        if refused is not None:
+            return refused
         secrets = tuple(SecretStr(s) for s in self.settings.app_secrets.get(channel_type, ()))
         keys = VerificationKeys(secrets, now=self.clock.now(), tolerance=self.settings.tolerance)
         try:
@@ -274,6 +296,21 @@ class WebhookIntake:
             routed.append(Verified(adapter, channel, self._context(channel), group))
         self.stats.verified += 1
         return routed
+
+    def _refuse_body(
+        self, adapter: ChannelAdapter[Any], request: WebhookRequest
+    ) -> WebhookResponse | None:
+        """The same limits for per-channel and app-level routes: size, then media type."""
+        if len(request.body) > self.settings.max_body_bytes:
+            self.stats.too_large += 1
+            return RESP_TOO_LARGE
+        declared = request.header("content-type")
+        if declared:
+            media_type = declared.split(";", 1)[0].strip().lower()
+            if media_type not in adapter.content_types:
+                self.stats.wrong_media_type += 1
+                return RESP_MEDIA_TYPE
+        return None
 
     async def _count(self, channel: Channel, delta: MetricsDelta) -> None:
         if self.metrics is not None:

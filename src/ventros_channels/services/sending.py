@@ -33,6 +33,7 @@ import httpx
 from ventros_channels import errors as error_types
 from ventros_channels.adapters.base import ChannelAdapter
 from ventros_channels.clock import Clock, SystemClock
+from ventros_channels.domain.channel import RoutingContext
 from ventros_channels.domain.config import ChannelConfig
 from ventros_channels.errors import (
     ChannelInactiveError,
@@ -40,6 +41,7 @@ from ventros_channels.errors import (
     PlatformError,
     RateLimitedError,
 )
+from ventros_channels.messaging.inbound import InboundEvent, StatusChanged
 from ventros_channels.messaging.outbound import OutboundMessage, SendResult
 from ventros_channels.outbox import (
     LeasedSend,
@@ -49,11 +51,19 @@ from ventros_channels.outbox import (
     decode_message,
     encode_message,
 )
-from ventros_channels.services.worker import RetryPolicy, current_delivery, next_send_position
+from ventros_channels.services.worker import (
+    EventHandler,
+    RetryPolicy,
+    current_delivery,
+    next_send_position,
+)
 
-__all__ = ["OutboundSender", "SendWorker", "derive_send_key"]
+__all__ = ["OutboundSender", "SendWorker", "confirm_sends", "derive_send_key"]
 
 logger = logging.getLogger("ventros_channels.sending")
+
+_MAX_CORRELATION = 512
+"""The longest value WhatsApp Cloud echoes back (``biz_opaque_callback_data``)."""
 
 AdapterSend = Callable[[OutboundMessage], Awaitable[SendResult]]
 
@@ -69,6 +79,27 @@ def derive_send_key(given: str | None) -> str:
     if lease is not None and position is not None:
         return f"reply:{lease.delivery.key}:{position}"
     return f"send:{uuid4().hex}"
+
+
+def confirm_sends(handler: EventHandler, outbox: Outbox) -> EventHandler:
+    """``handler``, preceded for delivery statuses that carry a send's key (its correlation
+    id) by confirming that send in the outbox: an ``uncertain`` one becomes ``sent``.
+    """
+
+    async def handle(event: InboundEvent, context: RoutingContext) -> None:
+        if isinstance(event, StatusChanged) and event.correlation_id:
+            confirmed = await outbox.resolve(
+                context.channel_id, event.correlation_id, message_id=event.message_id
+            )
+            if confirmed:
+                logger.info(
+                    "send %s confirmed by the platform's status webhook",
+                    event.correlation_id,
+                    extra={"channel_id": str(context.channel_id)},
+                )
+        await handler(event, context)
+
+    return handle
 
 
 def _retryable(error: PlatformError) -> bool:
@@ -115,6 +146,9 @@ class OutboundSender:
         resend: bool = False,
     ) -> SendResult:
         """Send ``message`` with ``deliver`` at most once for ``key`` (unless ``resend``)."""
+        if message.correlation_id is None and len(key) <= _MAX_CORRELATION:
+            # platforms that echo it in status webhooks let an uncertain send be confirmed
+            message = message.model_copy(update={"correlation_id": key})
         now = self.clock.now()
         fresh = SendRecord(channel_id, key, tenant_id, message.to, SendState.PENDING, now, now)
         record, created = await self.outbox.reserve(fresh)

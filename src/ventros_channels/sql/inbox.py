@@ -30,15 +30,14 @@ from __future__ import annotations
 import logging
 import secrets
 import sqlite3
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 import attrs
 import sqlalchemy as sa
-from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -54,8 +53,8 @@ from ventros_channels.inbox._model import (
     decode_delivery,
     encode_delivery,
 )
+from ventros_channels.sql._errors import translate_errors
 from ventros_channels.sql._schema import UTCDateTime, build_inbox_table
-from ventros_channels.sql.repository import _reason
 
 __all__ = ["SqlInbox"]
 
@@ -637,40 +636,5 @@ def _as_utc(value: Any) -> datetime | None:
     return UTCDateTime().process_result_value(value, sqlite_dialect.dialect())
 
 
-def _is_connection_failure(exc: BaseException) -> bool:
-    """Driver errors raised outside SQLAlchemy's wrapping that mean "no connection"."""
-    module = type(exc).__module__.split(".")[0]
-    if module == "asyncpg":
-        names = {k.__name__ for k in type(exc).__mro__}
-        return bool(
-            names & {"PostgresConnectionError", "InterfaceError", "ConnectionDoesNotExistError"}
-        )
-    return module in {"aiosqlite", "sqlite3"} and "OperationalError" in type(exc).__name__
-
-
-@contextmanager
-def _translate_errors() -> Iterator[None]:
-    """Map driver and pool failures to :class:`InboxUnavailableError` / :class:`InboxError`.
-
-    Messages name the error class (and SQLSTATE) only: SQLAlchemy's own text can quote
-    statement parameters, so the original exception is not chained.
-    """
-    try:
-        yield
-    except InboxError:
-        raise
-    except (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError, OSError) as e:
-        raise InboxUnavailableError(f"inbox store unavailable: {_reason(e)}") from None
-    except sa_exc.DBAPIError as exc:
-        if exc.connection_invalidated:
-            raise InboxUnavailableError(f"inbox store connection lost: {_reason(exc)}") from None
-        root = exc.orig
-        code = getattr(root, "sqlstate", None) or getattr(root, "pgcode", None)
-        suffix = f" (SQLSTATE {code})" if code else ""
-        raise InboxError(f"inbox store error: {type(root).__name__}{suffix}") from None
-    except sa_exc.SQLAlchemyError as exc:
-        raise InboxError(f"inbox store error: {type(exc).__name__}") from None
-    except Exception as exc:
-        if _is_connection_failure(exc):
-            raise InboxUnavailableError(f"inbox store unavailable: {_reason(exc)}") from None
-        raise
+def _translate_errors() -> AbstractContextManager[None]:
+    return translate_errors("inbox store", InboxUnavailableError, InboxError)

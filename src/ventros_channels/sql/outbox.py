@@ -11,20 +11,20 @@ lease that runs out turns its send ``uncertain`` rather than sending it again.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
-from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ventros_channels.clock import Clock, SystemClock
 from ventros_channels.errors import OutboxError, OutboxUnavailableError
 from ventros_channels.outbox import LeasedSend, SendRecord, SendState
+from ventros_channels.sql._errors import translate_errors
 from ventros_channels.sql._schema import build_outbox_table
 
 __all__ = ["SqlOutbox"]
@@ -32,19 +32,8 @@ __all__ = ["SqlOutbox"]
 _EXPIRED = "the sender's lease ran out before it recorded an outcome"
 
 
-@contextmanager
-def _translate() -> Iterator[None]:
-    """Connection failures → :class:`OutboxUnavailableError`; other database errors →
-    :class:`OutboxError`, naming only the error class (messages can quote parameters).
-    """
-    try:
-        yield
-    except (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError, OSError) as e:
-        raise OutboxUnavailableError(f"outbox store unavailable: {type(e).__name__}") from None
-    except sa_exc.DBAPIError as exc:
-        if exc.connection_invalidated:
-            raise OutboxUnavailableError("outbox store connection lost") from None
-        raise OutboxError(f"outbox store error: {type(exc.orig).__name__}") from None
+def _translate() -> AbstractContextManager[None]:
+    return translate_errors("outbox store", OutboxUnavailableError, OutboxError)
 
 
 class SqlOutbox:
@@ -132,6 +121,23 @@ class SqlOutbox:
             lease_token=None,
             leased_until=None,
         )
+
+    async def resolve(self, channel_id: UUID, key: str, *, message_id: str | None) -> bool:
+        await self._expire_leases()
+        c = self._table.c
+        updated = await self._update_one(
+            (
+                c.channel_id == channel_id,
+                c.idem_key == key,
+                c.state.in_((SendState.UNCERTAIN.value, SendState.PENDING.value)),
+                c.lease_token.is_(None),
+            ),
+            state=SendState.SENT.value,
+            message_id=message_id,
+            error_type=None,
+            error=None,
+        )
+        return updated is not None
 
     async def get(self, channel_id: UUID, key: str) -> SendRecord | None:
         await self._expire_leases()

@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import AbstractContextManager, asynccontextmanager
 from typing import Any
 from uuid import UUID
 
@@ -40,6 +40,7 @@ from ventros_channels.errors import (
 )
 from ventros_channels.http import log_redaction_installed, register_secrets
 from ventros_channels.repository import ChannelFilters, ChannelPage, _check_page
+from ventros_channels.sql._errors import translate_errors
 from ventros_channels.sql._schema import (
     COUNTER_COLUMNS,
     TIMESTAMP_COLUMNS,
@@ -256,6 +257,37 @@ class SqlChannelRepository:
             async with self._begin() as conn:
                 await conn.run_sync(self._metadata.drop_all)
 
+    async def reencrypt(self, *, batch: int = 500) -> int:
+        """Write every channel's secrets again with the cipher's current key (rotation), and
+        seal rows stored in clear before a cipher was configured. Returns how many rows were
+        rewritten. Safe to run while the application works: a row saved meanwhile is skipped
+        (its save already used the current key). Needs a cipher.
+        """
+        if self._cipher is None:
+            raise RepositoryError("reencrypt needs a cipher: create the repository with cipher=")
+        t = self._table
+        done, after = 0, None
+        while True:
+            query = sa.select(t.c.id, t.c.version, t.c.config, t.c.config_sealed)
+            if after is not None:
+                query = query.where(t.c.id > after)
+            with _translate_errors():
+                async with self._read() as conn:
+                    rows = (await conn.execute(query.order_by(t.c.id).limit(batch))).all()
+            if not rows:
+                return done
+            for row in rows:
+                config, sealed = self._seal(self._unseal(row))
+                stmt = (
+                    sa.update(t)
+                    .where(t.c.id == row.id, t.c.version == row.version)
+                    .values(config=config, config_sealed=sealed)
+                )
+                with _translate_errors():
+                    async with self._begin() as conn:
+                        done += (await conn.execute(stmt)).rowcount
+            after = rows[-1].id
+
     # ---------------------------------------------------------------- rows
 
     def _seal(self, payload: Mapping[str, Any]) -> tuple[Any, bytes | None]:
@@ -264,7 +296,8 @@ class SqlChannelRepository:
         raw = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
         return None, self._cipher.encrypt(raw)
 
-    def _unseal(self, row: sa.Row[Any]) -> dict[str, Any]:
+    def _unseal(self, row: Any) -> dict[str, Any]:
+        """The config and retired secrets of a row (any row with ``config``, ``config_sealed``)."""
         sealed = row.config_sealed
         if sealed is None:
             return dict(row.config or {})
@@ -652,34 +685,10 @@ def _restore_pending(channel: Channel, delta: MetricsDelta) -> None:
         channel.restore_pending_metrics(delta)
 
 
-def _reason(exc: BaseException) -> str:
-    root = getattr(exc, "orig", None) or exc
-    text = str(root).strip().splitlines()
-    detail = f": {text[0][:200]}" if text else ""
-    return f"{type(root).__name__}{detail}"
-
-
-@contextmanager
-def _translate_errors() -> Iterator[None]:
-    """Map driver and pool failures to the library's typed errors.
-
-    Connection-level failures become :class:`RepositoryUnavailableError` with the driver's
-    one-line reason; other database errors become :class:`RepositoryError` naming only the
-    error class and SQLSTATE, since their text can quote parameter values. The original
-    exception is not chained, as SQLAlchemy's message carries the statement's parameters.
-    """
-    try:
-        yield
-    except (ChannelNotFoundError, ConcurrencyError, _Conflict):
-        raise
-    except (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError, OSError) as e:
-        raise_unchained(RepositoryUnavailableError(f"channel store unavailable: {_reason(e)}"))
-    except sa_exc.DBAPIError as exc:
-        if exc.connection_invalidated:
-            raise_unchained(
-                RepositoryUnavailableError(f"channel store connection lost: {_reason(exc)}")
-            )
-        root = exc.orig
-        code = getattr(root, "sqlstate", None) or getattr(root, "pgcode", None)
-        suffix = f" (SQLSTATE {code})" if code else ""
-        raise_unchained(RepositoryError(f"channel store error: {type(root).__name__}{suffix}"))
+def _translate_errors() -> AbstractContextManager[None]:
+    return translate_errors(
+        "channel store",
+        RepositoryUnavailableError,
+        RepositoryError,
+        passthrough=(_Conflict,),
+    )

@@ -53,12 +53,18 @@ class TcpProxy:
             up_writer.transport.abort()
             return
         self._writers.update((writer, up_writer))
-        await asyncio.gather(
-            self._pipe(reader, up_writer), self._pipe(up_reader, writer), return_exceptions=True
-        )
+        pipes = {
+            asyncio.create_task(self._pipe(reader, up_writer)),
+            asyncio.create_task(self._pipe(up_reader, writer)),
+        }
+        # when either side closes (a killed process), close the other at once: a server that
+        # never learns its client is gone keeps the connection, and its slots run out
+        await asyncio.wait(pipes, return_when=asyncio.FIRST_COMPLETED)
         for w in (writer, up_writer):
             self._writers.discard(w)
             w.transport.abort()
+        for pipe in pipes:
+            pipe.cancel()
 
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         with contextlib.suppress(OSError, ConnectionError):

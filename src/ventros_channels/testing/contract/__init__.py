@@ -2,7 +2,6 @@
 
 from ventros_channels.testing.contract.adapter import FUZZ_PROFILE, AdapterContract, hostile_bodies
 from ventros_channels.testing.contract.cache import ChannelCacheContract
-from ventros_channels.testing.contract.dedupe import DedupeStoreContract
 from ventros_channels.testing.contract.inbox import InboxContract
 from ventros_channels.testing.contract.outbox import OutboxContract
 from ventros_channels.testing.contract.repository import RepositoryContract
@@ -11,7 +10,6 @@ __all__ = [
     "FUZZ_PROFILE",
     "AdapterContract",
     "ChannelCacheContract",
-    "DedupeStoreContract",
     "InboxContract",
     "OutboxContract",
     "RepositoryContract",

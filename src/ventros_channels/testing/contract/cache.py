@@ -24,7 +24,7 @@ from ventros_channels.cache import ChannelCache
 from ventros_channels.domain.channel import Channel
 from ventros_channels.domain.snapshot import reveal_snapshot
 from ventros_channels.testing.clock import FixedClock
-from ventros_channels.testing.contract.dedupe import Advance
+from ventros_channels.testing.contract.inbox import Advance
 from ventros_channels.testing.factories import ChannelFactory
 
 __all__ = ["ChannelCacheContract"]

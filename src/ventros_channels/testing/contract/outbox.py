@@ -152,6 +152,19 @@ class OutboxContract:
         assert await outbox.reopen(channel, "k1") is None, "a sent message is never reopened"
         assert await outbox.reopen(channel, "missing") is None
 
+    async def test_a_confirmed_uncertain_send_becomes_sent(
+        self, outbox: Outbox, now: Callable[[], datetime]
+    ) -> None:
+        channel = uuid4()
+        await outbox.reserve(make_record(channel, "k1", at=now()))
+        await outbox.finish(channel, "k1", state=SendState.UNCERTAIN, error_type="X", error="502")
+        assert await outbox.resolve(channel, "k1", message_id="wamid.9")
+        record = await outbox.get(channel, "k1")
+        assert record is not None
+        assert (record.state, record.message_id) == (SendState.SENT, "wamid.9")
+        assert not await outbox.resolve(channel, "k1", message_id="again"), "already sent"
+        assert not await outbox.resolve(channel, "missing", message_id="x")
+
     # ------------------------------------------------------------------ queued sends
 
     async def test_queued_sends_of_a_chat_go_one_at_a_time_in_order(
