@@ -5,6 +5,7 @@ ventros-channels webhook parse --type telegram update.json [--headers h.json --c
 ventros-channels worker --app myapp:make_dispatcher [--concurrency 4]
 ventros-channels dead-letters list|show|replay|purge --app myapp:make_dispatcher
 ventros-channels health --app myapp:make_dispatcher [--within 5]
+ventros-channels db upgrade [REVISION] | downgrade REVISION | stamp REVISION | current | history
 """
 
 from __future__ import annotations
@@ -330,6 +331,68 @@ if click is not None:
 
 
 if click is not None:
+
+    @cli.group("db")
+    def db_group() -> None:
+        """Alembic migrations of the library's tables (needs the ``sql`` extra)."""
+
+    def _db_options(command: Any) -> Any:
+        url = click.option(
+            "--url",
+            envvar="VENTROS_DATABASE_URL",
+            required=True,
+            help="Async SQLAlchemy URL (or VENTROS_DATABASE_URL).",
+        )
+        schema = click.option("--schema", default=None, help="PostgreSQL schema of the tables.")
+        return url(schema(command))
+
+    def _migrate() -> Any:
+        try:
+            from ventros_channels.sql import migrate  # noqa: PLC0415 - needs the sql extra
+        except ImportError as exc:
+            raise click.UsageError(f"the db commands need the sql extra ({exc.name})") from None
+        return migrate
+
+    def _db(action: str, url: str, schema: str | None, revision: str | None = None) -> None:
+        try:
+            heads = asyncio.run(_migrate().run_command(action, url, revision, schema=schema))
+        except VentrosChannelsError as exc:
+            click.echo(f"{type(exc).__name__}: {exc}", err=True)
+            sys.exit(2)
+        click.echo(f"at {', '.join(heads) or 'base (no revision)'}")
+
+    @db_group.command("upgrade")
+    @_db_options
+    @click.argument("revision", default="head")
+    def db_upgrade(url: str, schema: str | None, revision: str) -> None:
+        """Migrate up to REVISION (default: head)."""
+        _db("upgrade", url, schema, revision)
+
+    @db_group.command("downgrade")
+    @_db_options
+    @click.argument("revision")
+    def db_downgrade(url: str, schema: str | None, revision: str) -> None:
+        """Migrate down to REVISION (base drops the library's tables)."""
+        _db("downgrade", url, schema, revision)
+
+    @db_group.command("stamp")
+    @_db_options
+    @click.argument("revision")
+    def db_stamp(url: str, schema: str | None, revision: str) -> None:
+        """Record REVISION as applied without running it."""
+        _db("stamp", url, schema, revision)
+
+    @db_group.command("current")
+    @_db_options
+    def db_current(url: str, schema: str | None) -> None:
+        """The revision the database is at."""
+        _db("current", url, schema)
+
+    @db_group.command("history")
+    def db_history() -> None:
+        """Every revision, newest first."""
+        for line in _migrate().history():
+            click.echo(line)
 
     @cli.command("reencrypt")
     @click.option(

@@ -2,8 +2,9 @@
 
 :class:`SqlChannelRepository` stores channels through a host-provided SQLAlchemy
 :class:`~sqlalchemy.ext.asyncio.AsyncEngine`; :class:`SqlInbox` is the durable inbox of
-webhook deliveries on the same engines; :func:`create_engine` is an optional helper. Build the
-schema with their ``create_schema()``, or on PostgreSQL with the plain SQL files listed by
+webhook deliveries on the same engines; :func:`create_engine` is an optional helper. Migrate
+the schema with Alembic (``ventros-channels db upgrade`` or :mod:`ventros_channels.sql.migrate`),
+or build it with their ``create_schema()``, or on PostgreSQL with the plain SQL files listed by
 :func:`postgresql_migrations`.
 """
 

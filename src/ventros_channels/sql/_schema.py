@@ -3,12 +3,17 @@ inbox of deliveries (``channel_inbox``)."""
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.compiler import DDLCompiler
+from sqlalchemy.sql.ddl import BaseDDLElement
+from sqlalchemy.sql.schema import SchemaItem
 
 from ventros_channels.clock import ensure_utc
 
@@ -16,10 +21,17 @@ __all__ = [
     "COUNTER_COLUMNS",
     "INBOX_STATES",
     "TIMESTAMP_COLUMNS",
+    "TRIGRAM_OPTION",
     "UTCDateTime",
+    "build_events_table",
     "build_inbox_table",
+    "build_outbox_table",
     "build_table",
+    "create_trigram_index",
+    "trigram_index",
 ]
+
+logger = logging.getLogger("ventros_channels.sql")
 
 
 class UTCDateTime(sa.TypeDecorator[datetime]):
@@ -71,8 +83,42 @@ _FOLDED = sa.Text().with_variant(sa.Text(collation="C"), "postgresql")
 _JSON = sa.JSON().with_variant(JSONB(), "postgresql")
 
 
-def build_table(metadata: sa.MetaData, name: str = "channels") -> sa.Table:
-    """Declare the channels table (and its indexes) in ``metadata``."""
+TRIGRAM_OPTION = "ventros_channels_trigram"
+"""Execution option that decides whether ``create_all`` emits the trigram index: ``False``
+skips it, ``True`` creates it; unset, it is created when ``pg_trgm`` is installed."""
+
+_PG_TRGM_INSTALLED = "SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'"
+
+
+def _trigram_wanted(
+    ddl: BaseDDLElement,
+    target: SchemaItem | str,
+    bind: sa.Connection | None,
+    tables: list[sa.Table] | None = None,
+    state: Any | None = None,
+    *,
+    dialect: Dialect,
+    compiler: DDLCompiler | None = None,
+    checkfirst: bool = False,
+) -> bool:
+    """``ddl_if`` rule of the trigram index: the extension is optional, so plain
+    ``create_all`` only emits the index where its operator class exists."""
+    if bind is None:  # compiled to text (offline SQL): the reader decides
+        return True
+    wanted = bind.get_execution_options().get(TRIGRAM_OPTION)
+    if wanted is not None:
+        return bool(wanted)
+    return bind.exec_driver_sql(_PG_TRGM_INSTALLED).first() is not None
+
+
+def build_table(
+    metadata: sa.MetaData, name: str = "channels", *, trigram: bool = False
+) -> sa.Table:
+    """Declare the channels table (and its indexes) in ``metadata``.
+
+    ``trigram=True`` (PostgreSQL) adds the ``pg_trgm`` GIN index that serves text search on
+    the case-folded name and external id; see :func:`trigram_index`.
+    """
     table = sa.Table(
         name,
         metadata,
@@ -126,7 +172,51 @@ def build_table(metadata: sa.MetaData, name: str = "channels") -> sa.Table:
         sqlite_where=active,
         postgresql_where=active,
     )
+    if trigram:
+        sa.Index(
+            f"ix_{name}_search_trgm",
+            c.name_key,
+            c.external_key,
+            postgresql_using="gin",
+            postgresql_ops={"name_key": "gin_trgm_ops", "external_key": "gin_trgm_ops"},
+        ).ddl_if(dialect="postgresql", callable_=_trigram_wanted)
     return table
+
+
+def trigram_index(table: sa.Table) -> sa.Index | None:
+    """The trigram index of a channels table, when it was declared with ``trigram=True``.
+
+    The operator class is named without its schema, so ``pg_trgm`` must be installed in a
+    schema on the search path (``public`` by default).
+    """
+    return next((i for i in table.indexes if i.name == f"ix_{table.name}_search_trgm"), None)
+
+
+def create_trigram_index(conn: sa.Connection, table: sa.Table, *, required: bool) -> bool:
+    """Create ``pg_trgm`` (when missing) and the trigram index of ``table`` on a savepoint.
+
+    Returns whether the index exists afterwards. Where the extension cannot be created
+    (no privilege, not shipped with the server) the savepoint is rolled back and a warning
+    logged, unless ``required``: then the error propagates. Search works either way; the
+    index only makes substring matches fast.
+    """
+    index = trigram_index(table)
+    if index is None:
+        return False
+    try:
+        with conn.begin_nested():
+            if conn.exec_driver_sql(_PG_TRGM_INSTALLED).first() is None:
+                conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+            conn.execute(sa.schema.CreateIndex(index, if_not_exists=True))
+    except sa_exc.DBAPIError as exc:
+        if required:
+            raise
+        logger.warning(
+            "pg_trgm is not available (%s): text search runs without a trigram index",
+            type(exc.orig).__name__,
+        )
+        return False
+    return True
 
 
 def build_events_table(metadata: sa.MetaData, name: str = "channel_events") -> sa.Table:

@@ -44,9 +44,11 @@ from ventros_channels.sql._errors import translate_errors
 from ventros_channels.sql._schema import (
     COUNTER_COLUMNS,
     TIMESTAMP_COLUMNS,
+    TRIGRAM_OPTION,
     UTCDateTime,
     build_events_table,
     build_table,
+    create_trigram_index,
 )
 from ventros_channels.sql.events import event_rows
 
@@ -123,8 +125,9 @@ class SqlChannelRepository:
     :param event_outbox: write each save's domain events to ``events_table_name`` in the
         same transaction; an :class:`~ventros_channels.sql.EventRelay` publishes them.
 
-    Create the table with :meth:`create_schema` or the PostgreSQL migration shipped in
-    ``ventros_channels/sql/migrations``. Database failures raise
+    Create the table with the Alembic migrations (``ventros-channels db upgrade``),
+    :meth:`create_schema` or the PostgreSQL SQL files in ``ventros_channels/sql/migrations``.
+    Database failures raise
     :class:`RepositoryUnavailableError` (connection refused, lost, timed out, locked) or
     :class:`RepositoryError`; their messages never hold SQL parameters.
 
@@ -178,7 +181,9 @@ class SqlChannelRepository:
             warn_plaintext_once("SqlChannelRepository", "the config column", logger)
         self._clock = clock or SystemClock()
         self._metadata = sa.MetaData(schema=schema)
-        self._table = build_table(self._metadata, table_name)
+        self._table = build_table(
+            self._metadata, table_name, trigram=engine.dialect.name == "postgresql"
+        )
         self._events = (
             build_events_table(self._metadata, events_table_name) if event_outbox else None
         )
@@ -237,38 +242,14 @@ class SqlChannelRepository:
                 postgres = conn.dialect.name == "postgresql"
                 if postgres and self._schema:
                     await conn.execute(sa.schema.CreateSchema(self._schema, if_not_exists=True))
+                # the trigram index needs its extension: created below, on its own savepoint
+                await conn.execution_options(**{TRIGRAM_OPTION: False})
                 await conn.run_sync(self._metadata.create_all)
                 if postgres and trigram is not False:
                     await self._create_trigram_index(conn, required=bool(trigram))
 
     async def _create_trigram_index(self, conn: AsyncConnection, *, required: bool) -> None:
-        find_ext = sa.text(
-            "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace"
-            " WHERE e.extname = 'pg_trgm'"
-        )
-        try:
-            async with conn.begin_nested():
-                nsp = (await conn.execute(find_ext)).scalar()
-                if nsp is None:
-                    await conn.execute(sa.text("CREATE EXTENSION IF NOT EXISTS pg_trgm"))
-                    nsp = (await conn.execute(find_ext)).scalar()
-                prep = conn.dialect.identifier_preparer
-                ops = f"{prep.quote_identifier(str(nsp))}.gin_trgm_ops"
-                t = self._table
-                index = prep.quote(f"ix_{t.name}_search_trgm")
-                await conn.execute(
-                    sa.text(
-                        f"CREATE INDEX IF NOT EXISTS {index} ON {prep.format_table(t)} "
-                        f"USING gin (name_key {ops}, external_key {ops})"
-                    )
-                )
-        except sa_exc.DBAPIError as exc:
-            if required:
-                raise
-            logger.warning(
-                "pg_trgm is not available (%s): text search runs without a trigram index",
-                type(exc.orig).__name__,
-            )
+        await conn.run_sync(create_trigram_index, self._table, required=required)
 
     async def drop_schema(self) -> None:
         """Drop the table and its indexes (not the PostgreSQL schema itself)."""
