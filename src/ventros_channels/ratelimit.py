@@ -16,11 +16,14 @@ memory for one process or in Redis to share them across processes. This module i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import importlib
 import math
+import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -82,14 +85,40 @@ class RateLimit:
 
 
 WaitHook = Callable[[str, float], None]
+_Keys = list[tuple["RateLimitItem", str]]
+_DONE = "answered:"
+_TICK = 1e-4
+"""A window's reset time is checked again a little after it, not exactly at it."""
+
+
+@attrs.define
+class _Held:
+    waited: bool = False
+    """Whether the send slept for a window or queued behind another send."""
+
+
+@attrs.define
+class _Turn:
+    lock: asyncio.Lock = attrs.field(factory=asyncio.Lock)
+    users: int = 0
+
+
+_TELEMETRY = "ventros_channels.telemetry"
+_telemetry_missing: list[bool] = []
 
 
 def _telemetry_hook() -> WaitHook:
-    """``ventros_channels.telemetry.record_rate_limit_wait`` when it exists, else a no-op."""
-    try:
-        module = importlib.import_module("ventros_channels.telemetry")
-    except ImportError:
-        return _ignore
+    """``ventros_channels.telemetry.record_rate_limit_wait`` when it exists, else a no-op
+    (looked for on disk once: a failed import searches the whole path every time)."""
+    module = sys.modules.get(_TELEMETRY)
+    if module is None:
+        if _telemetry_missing:
+            return _ignore
+        try:
+            module = importlib.import_module(_TELEMETRY)
+        except ImportError:
+            _telemetry_missing.append(True)
+            return _ignore
     hook = getattr(module, "record_rate_limit_wait", None)
     return hook if callable(hook) else _ignore
 
@@ -141,6 +170,9 @@ class SendRateLimiter:
         self.headroom = headroom
         self.sleep = sleep
         self._items: dict[RateLimit, RateLimitItem] = {}
+        self._turns: dict[str, _Turn] = {}
+        self._in_flight: Counter[str] = Counter()
+        self._answered = asyncio.Event()
         self.waited = 0.0
         """Seconds spent waiting by every send so far (in this process)."""
         self.throttled = 0
@@ -167,48 +199,101 @@ class SendRateLimiter:
 
     def _keys(
         self, adapter: ChannelAdapter[Any], channel_id: object, message: OutboundMessage
-    ) -> list[tuple[RateLimitItem, str]]:
+    ) -> tuple[_Keys, _Keys]:
+        """The windows a send takes: those of its chat, and those of the whole channel."""
         chat, group = adapter.rate_limit_target(message)
-        scope_key = {
-            "channel": f"{adapter.channel_type}:{channel_id}",
-            "chat": f"{adapter.channel_type}:{channel_id}:chat:{chat}",
-            "group": f"{adapter.channel_type}:{channel_id}:chat:{chat}",
-        }
-        keys = []
+        base = f"{adapter.channel_type}:{channel_id}"
+        narrow: _Keys = []
+        broad: _Keys = []
         for limit in self.limits_for(adapter):
             if limit.applies_to(message, group=group):
                 only = ",".join(sorted(limit.kinds | limit.media_kinds))
-                name = f"{scope_key[limit.scope]}:{limit.amount}/{limit.period}:{only}"
-                keys.append((self._item(limit), name))
-        return keys
+                scope = base if limit.scope == "channel" else f"{base}:chat:{chat}"
+                name = f"{scope}:{limit.amount}/{limit.period}:{only}"
+                (broad if limit.scope == "channel" else narrow).append((self._item(limit), name))
+        return narrow, broad
 
     # ------------------------------------------------------------------ waiting
 
     async def acquire(
         self, adapter: ChannelAdapter[Any], channel_id: object, message: OutboundMessage
     ) -> float:
-        """Wait until ``message`` may be sent and take its place in every window.
+        """Wait until ``message`` may be sent now and take its place in every window.
 
-        Returns the seconds waited; raises :class:`RateLimitedError` (``retry_after`` the wait
-        still needed) when the wait would exceed ``max_wait``.
+        For a send made at once by the caller; :meth:`send` also counts the time the request
+        is on its way. Returns the seconds waited; raises :class:`RateLimitedError`
+        (``retry_after`` the wait still needed, as far as known) past ``max_wait``.
+        """
+        waited, keys = await self._acquire(adapter, channel_id, message)
+        await self._settle(keys)
+        return waited
+
+    async def _acquire(
+        self, adapter: ChannelAdapter[Any], channel_id: object, message: OutboundMessage
+    ) -> tuple[float, _Keys]:
+        """Wait for room, then take it; the taken windows stay in flight until settled.
+
+        Sends of this process to one chat take their turns in order, and one sender at a time
+        watches the channel's windows, so a crowd of waiting sends does not poll the storage.
         """
         platform = str(adapter.channel_type)
-        keys = self._keys(adapter, channel_id, message)
-        pause_key = f"ventros-pause:{platform}:{channel_id}"
+        narrow, broad = self._keys(adapter, channel_id, message)
+        chat, _ = adapter.rate_limit_target(message)
+        channel = f"{platform}:{channel_id}"
         started = time.time()
         deadline = started + self.max_wait
+        held = _Held()
+        try:
+            async with (
+                asyncio.timeout(self.max_wait + 0.05),
+                self._turn(f"{channel}:{chat}", held),
+            ):
+                while True:
+                    await self._wait_for_room(narrow, None, deadline, platform, held)
+                    async with self._turn(channel, held):
+                        await self._wait_for_room(broad, channel, deadline, platform, held)
+                        if await self._hit_all(narrow + broad):
+                            break
+                    # another process took the room between the look and the hit
+        except TimeoutError:
+            raise RateLimitedError(
+                f"the send waited its turn longer than max_wait={self.max_wait}s",
+                retry_after=self.max_wait,
+                platform=platform,
+            ) from None
+        if not held.waited:
+            return 0.0, narrow + broad
+        waited = time.time() - started
+        self.waited += waited
+        return waited, narrow + broad
+
+    async def _wait_for_room(
+        self, keys: _Keys, channel: str | None, deadline: float, platform: str, held: _Held
+    ) -> None:
+        """Sleep until every window of ``keys`` (and the channel's pause) has room.
+
+        A window has room when fewer than its amount of sends started in the last period, and
+        fewer than its amount were answered in the last period or are still on their way.
+        The second count is what keeps the platform's clock happy: a request reaches the
+        platform before its answer comes back, so a send that starts one period after an
+        answer arrives at least one period after that request, however long the way took.
+        """
         while True:
             now = time.time()
-            opens = await self._paused_until(pause_key, now)
+            opens = await self._paused_until(channel, now) if channel is not None else 0.0
+            answer_awaited = False
             for item, key in keys:
-                if not await self.strategy.test(item, key):
-                    stats = await self.strategy.get_window_stats(item, key)
-                    opens = max(opens, stats.reset_time)
-            if opens <= now and await self._hit_all(keys):
-                break
-            if opens <= now:  # another sender took the room between test and hit
-                await self.sleep(0)
-                continue
+                started = await self.strategy.get_window_stats(item, key)
+                if started.remaining < 1:
+                    opens = max(opens, started.reset_time, now + _TICK)
+                answered = await self.strategy.get_window_stats(item, _DONE + key)
+                if answered.remaining < self._in_flight[key] + 1:
+                    if answered.remaining < item.amount:  # an answer leaves the window
+                        opens = max(opens, answered.reset_time, now + _TICK)
+                    else:  # only requests on their way: the next answer changes things
+                        answer_awaited = True
+            if opens <= now and not answer_awaited:
+                return
             if opens > deadline:
                 raise RateLimitedError(
                     f"the send would wait {opens - now:.3f}s for the rate limit, "
@@ -216,22 +301,57 @@ class SendRateLimiter:
                     retry_after=opens - now,
                     platform=platform,
                 )
-            await self.sleep(opens - now)
-        waited = time.time() - started
-        if waited > 0:
-            self.waited += waited
-            _telemetry_hook()(platform, waited)
-        return waited
+            held.waited = True
+            if opens > now:
+                await self.sleep(opens - now)
+            else:
+                await self._answered.wait()
 
-    async def _hit_all(self, keys: list[tuple[RateLimitItem, str]]) -> bool:
-        # an earlier hit is not returned when a later one fails: a slot wasted, never one
-        # too many on the platform
+    @contextlib.asynccontextmanager
+    async def _turn(self, key: str, held: _Held) -> AsyncIterator[None]:
+        """This process's queue for ``key``: first come, first served; gone when empty."""
+        turn = self._turns.get(key)
+        if turn is None:
+            turn = self._turns[key] = _Turn()
+        turn.users += 1
+        held.waited = held.waited or turn.lock.locked()
+        try:
+            async with turn.lock:
+                yield
+        finally:
+            turn.users -= 1
+            if not turn.users:
+                del self._turns[key]
+
+    async def _hit_all(self, keys: _Keys) -> bool:
+        # counted in flight first: a look at the windows while the hits are written (the
+        # storage may yield) must not see room that is being taken. An earlier hit is not
+        # returned when a later one fails: a slot wasted, never one too many on the platform.
+        for _, key in keys:
+            self._in_flight[key] += 1
         for item, key in keys:
             if not await self.strategy.hit(item, key):
+                self._release(keys)
                 return False
         return True
 
-    async def _paused_until(self, pause_key: str, now: float) -> float:
+    def _release(self, keys: _Keys) -> None:
+        for _, key in keys:
+            self._in_flight[key] -= 1
+            if not self._in_flight[key]:
+                del self._in_flight[key]
+
+    async def _settle(self, keys: _Keys) -> None:
+        """The send's answer came (or it failed): its windows count the answer from now."""
+        # the answer is recorded before the send leaves the in-flight count, never after
+        for item, key in keys:
+            await self.strategy.hit(item, _DONE + key)
+        self._release(keys)
+        answered, self._answered = self._answered, asyncio.Event()
+        answered.set()
+
+    async def _paused_until(self, channel: str, now: float) -> float:
+        pause_key = f"ventros-pause:{channel}"
         if await self.storage.get(pause_key) > 0:
             return max(now, await self.storage.get_expiry(pause_key))
         return 0.0
@@ -256,15 +376,20 @@ class SendRateLimiter:
         message: OutboundMessage,
     ) -> SendResult:
         """``adapter.send`` once the limits allow it; a 429 on the way pauses the channel."""
-        await self.acquire(adapter, channel_id, message)
+        waited, keys = await self._acquire(adapter, channel_id, message)
 
         async def on_throttled(retry_after: float | None) -> None:
             self.throttled += 1
             fallback = min((limit.period for limit in self.limits_for(adapter)), default=1.0)
             await self.pause(adapter, channel_id, retry_after or fallback)
 
-        with _listening(on_throttled):
-            result: SendResult = await adapter.send(http, config, message)
+        try:
+            with _listening(on_throttled):
+                result: SendResult = await adapter.send(http, config, message)
+        finally:
+            await asyncio.shield(self._settle(keys))
+        if waited:  # reported after the send, to keep the send itself on time
+            _telemetry_hook()(str(adapter.channel_type), waited)
         return result
 
 
