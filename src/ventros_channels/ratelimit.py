@@ -131,7 +131,8 @@ class SendRateLimiter:
     """Waits before each send until every limit that applies to it has room.
 
     ``storage`` is ``"memory://"`` (this process), a Redis URI (``redis://host:6379/0``,
-    shared by every process using it) or a ``limits.aio.storage`` instance. ``limits`` maps a
+    shared by every process using it; ``storage_options`` go to its client, e.g.
+    ``key_prefix``) or a ``limits.aio.storage`` instance. ``limits`` maps a
     channel type to the limits used instead of its adapter's declaration. ``max_wait`` bounds
     how long one send waits before :class:`RateLimitedError`. ``headroom`` widens every
     period by that fraction so that the requests' travel time, which varies, does not bring
@@ -148,6 +149,7 @@ class SendRateLimiter:
         max_wait: float = 30.0,
         headroom: float = 0.05,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        storage_options: Mapping[str, Any] | None = None,
     ) -> None:
         # imported here: the core does not need the 'ratelimit' extra unless a limiter is used
         from limits.aio.storage import MemoryStorage, Storage  # noqa: PLC0415
@@ -158,8 +160,9 @@ class SendRateLimiter:
             raise _invalid("max_wait", "cannot be negative")
         if headroom < 0:
             raise _invalid("headroom", "cannot be negative")
+        self._owns_storage = isinstance(storage, str)
         if isinstance(storage, str):
-            storage = _storage(storage, storage_from_string)
+            storage = _storage(storage, storage_from_string, dict(storage_options or {}))
         if not isinstance(storage, Storage):
             raise _invalid("storage", "is a URI or a limits.aio.storage.Storage")
         self.storage: Storage = storage
@@ -365,6 +368,15 @@ class SendRateLimiter:
         await self.storage.clear(pause_key)
         await self.storage.incr(pause_key, expiry)  # type: ignore[arg-type]
 
+    async def aclose(self) -> None:
+        """Close the connections of a storage this limiter opened from a URI."""
+        if not self._owns_storage:
+            return
+        client = getattr(getattr(self.storage, "bridge", None), "storage", None)
+        close = getattr(client, "aclose", None)
+        if close is not None:
+            await close()
+
     # ------------------------------------------------------------------ sending
 
     async def send(
@@ -406,15 +418,15 @@ def _invalid(field: str, message: str) -> InvalidInputError:
     return InvalidInputError("rate limit", [FieldError(field, message)])
 
 
-def _storage(uri: str, parse: Callable[..., Any]) -> Storage:
+def _storage(uri: str, parse: Callable[..., Any], options: dict[str, Any]) -> Storage:
     """A ``limits`` storage from a URI; plain Redis URIs use the redis-py client."""
     scheme = uri.split("://", 1)[0]
     if scheme in ("redis", "rediss"):
-        storage: Storage = parse(f"async+{uri}", implementation="redispy")
+        storage: Storage = parse(f"async+{uri}", implementation="redispy", **options)
     elif scheme == "memory":
-        storage = parse("async+memory://")
+        storage = parse("async+memory://", **options)
     else:
-        storage = parse(uri)
+        storage = parse(uri, **options)
     return storage
 
 
