@@ -97,8 +97,9 @@ def _reachable(host: str, port: int) -> bool:
         return False
 
 
-def _answers(variable: str, url: str) -> bool:
-    """Whether the backend at ``url`` accepts the tests' connection (database, user)."""
+def _answers(variable: str, url: str) -> str | None:
+    """Why the backend at ``url`` refuses the tests' connection (database, user); ``None``
+    when it accepts it."""
     probe = {
         "VENTROS_TEST_POSTGRES_URL": (
             "import asyncio, asyncpg, sys\n"
@@ -116,10 +117,16 @@ def _answers(variable: str, url: str) -> bool:
             "asyncio.run(main())"
         ),
     }[variable]
-    result = subprocess.run(  # noqa: S603
-        [str(PY), "-c", probe, url], cwd=ROOT, capture_output=True, timeout=20, check=False
-    )
-    return result.returncode == 0
+    try:
+        result = subprocess.run(  # noqa: S603
+            [str(PY), "-c", probe, url], cwd=ROOT, capture_output=True, timeout=20, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return "no answer within 20 s"
+    if result.returncode == 0:
+        return None
+    lines = result.stderr.decode(errors="replace").strip().splitlines()
+    return lines[-1] if lines else f"exit status {result.returncode}"
 
 
 def backends_env() -> dict[str, str]:
@@ -129,12 +136,14 @@ def backends_env() -> dict[str, str]:
     for variable, (name, url, host, port) in BACKENDS.items():
         if env.get(variable):
             say(f"{name}: {variable} is set, its integration tests use it")
-        elif _reachable(host, port) and _answers(variable, url):
+            continue
+        why = _answers(variable, url) if _reachable(host, port) else "nothing listens there"
+        if why is None:
             env[variable] = url
             say(f"{name}: found on {host}:{port}, its integration tests use it")
         else:
             say(
-                f"{name}: {variable} is unset and nothing usable answers on {host}:{port}; "
+                f"{name}: {variable} is unset and {host}:{port} is not usable ({why}); "
                 f"its integration tests will be SKIPPED"
             )
     return env
