@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import functools
 import importlib
+import logging
 import math
 import sys
 import time
@@ -43,6 +44,8 @@ if TYPE_CHECKING:
     from ventros_channels.messaging.outbound import OutboundMessage, SendResult
 
 __all__ = ["RateLimit", "RateLimitScope", "SendRateLimiter"]
+
+logger = logging.getLogger("ventros_channels.ratelimit")
 
 RateLimitScope = Literal["channel", "chat", "group"]
 """What a limit counts: every send of the channel (the bot, number or page), the sends to one
@@ -127,6 +130,14 @@ def _ignore(platform: str, seconds: float) -> None:
     return None
 
 
+def _report_wait(platform: str, seconds: float) -> None:
+    """Tell telemetry about a wait; a failing hook never fails the send that was made."""
+    try:
+        _telemetry_hook()(platform, seconds)
+    except Exception:
+        logger.exception("recording a rate-limit wait failed")
+
+
 class SendRateLimiter:
     """Waits before each send until every limit that applies to it has room.
 
@@ -135,10 +146,11 @@ class SendRateLimiter:
     ``key_prefix``) or a ``limits.aio.storage`` instance. ``limits`` maps a
     channel type to the limits used instead of its adapter's declaration. ``max_wait`` bounds
     how long one send waits before :class:`RateLimitedError`. ``headroom`` widens every
-    period by that fraction so that the requests' travel time, which varies, does not bring
-    two sends closer on the platform's clock than the limit allows. In Redis the moving
-    windows expire in whole seconds, so there the headroom lowers the amount of a window
-    instead (never below one) and periods are rounded up to whole seconds.
+    period by that fraction: within a process the sends in flight are counted exactly, but
+    the sends other processes have in flight are not, and the headroom absorbs their travel
+    time. In Redis the moving windows expire in whole seconds,
+    so there the headroom lowers the amount of a window instead (never below one) and
+    periods are rounded up to whole seconds.
     """
 
     def __init__(
@@ -401,7 +413,7 @@ class SendRateLimiter:
         finally:
             await asyncio.shield(self._settle(keys))
         if waited:  # reported after the send, to keep the send itself on time
-            _telemetry_hook()(str(adapter.channel_type), waited)
+            _report_wait(str(adapter.channel_type), waited)
         return result
 
 

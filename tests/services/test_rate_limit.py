@@ -367,6 +367,13 @@ def test_the_wait_hook_reports_to_telemetry_when_it_exists(
     assert calls[0][0] == "telegram"
     assert calls[0][1] > 0.03
     assert api.accepted["1"] == 2
+
+    def broken(platform: str, seconds: float) -> None:
+        raise RuntimeError("telemetry is down")
+
+    module.record_rate_limit_wait = broken
+    asyncio.run(twice())  # the sends are made and reported sent all the same
+    assert api.accepted["1"] == 4
     assert ratelimit._telemetry_hook() is module.record_rate_limit_wait
 
 
