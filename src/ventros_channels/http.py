@@ -22,6 +22,7 @@ log line and error message, including URLs (Telegram puts the token in the path)
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import email.utils
 import logging
 import math
@@ -59,6 +60,7 @@ __all__ = [
     "parse_retry_after",
     "redact",
     "register_secrets",
+    "throttle_listener",
 ]
 
 logger = logging.getLogger("ventros_channels.http")
@@ -257,6 +259,13 @@ def error_for_status(
     return InvalidRequestError(description, **kw)
 
 
+throttle_listener: contextvars.ContextVar[Callable[[float | None], Awaitable[None]] | None] = (
+    contextvars.ContextVar("ventros_throttle_listener", default=None)
+)
+"""Awaited with the wait hint of every 429 answer in this context (even one retried here):
+a send rate limiter sets it around a send to slow the channel's other sends down."""
+
+
 class HttpExecutor:
     """Sends requests for one platform through an injected client, with the retry policy."""
 
@@ -349,6 +358,10 @@ class HttpExecutor:
         error = self.map_error(response, lambda text: redact(text, secrets))
         if error is None:
             return response
+        if isinstance(error, RateLimitedError):
+            listener = throttle_listener.get()
+            if listener is not None:
+                await listener(error.retry_after)
         if isinstance(error, PlatformUnavailableError) and not idempotent:
             raise DeliveryUncertainError(
                 error.description,

@@ -67,6 +67,7 @@ async def world() -> tuple[FakePlatforms, InMemoryChannelRepository, Channel]:
     return fakes, repo, channel
 
 
+@pytest.mark.slow
 async def test_the_workflow_imports_what_the_engine_imports_across_a_worker_crash(
     env: WorkflowEnvironment,
 ) -> None:

@@ -347,6 +347,7 @@ def two_processes(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, 
     return url, request.getfixturevalue("pg_schema")
 
 
+@pytest.mark.slow
 async def test_two_processes_never_share_a_row_or_a_chat(
     two_processes: tuple[str, str | None],
 ) -> None:

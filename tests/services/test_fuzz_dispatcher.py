@@ -36,6 +36,7 @@ from ventros_channels.webhooks import WebhookRequest
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
 WEBCHAT_PAYLOADS = ROOT / "examples" / "webchat-adapter" / "tests" / "payloads"
+pytestmark = pytest.mark.slow  # fuzzing: seconds per platform
 EXAMPLES = 500
 """Per platform; the adapter kit runs a thousand more per adapter without the dispatcher."""
 

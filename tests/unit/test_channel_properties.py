@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from uuid import UUID
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
@@ -242,7 +243,7 @@ class ChannelMachine(RuleBasedStateMachine):
         assert Channel.from_snapshot(snapshot, clock=self.clock).to_snapshot() == snapshot
 
 
-TestChannelMachine = ChannelMachine.TestCase
+TestChannelMachine = pytest.mark.slow(ChannelMachine.TestCase)  # seconds of fuzzing
 TestChannelMachine.settings = settings(
     max_examples=150,
     stateful_step_count=30,
@@ -257,5 +258,5 @@ class TelegramMachine(ChannelMachine):
     channel_type = "telegram"
 
 
-TestTelegramMachine = TelegramMachine.TestCase
+TestTelegramMachine = pytest.mark.slow(TelegramMachine.TestCase)
 TestTelegramMachine.settings = TestChannelMachine.settings

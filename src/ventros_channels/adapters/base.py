@@ -26,6 +26,7 @@ from ventros_channels.errors import CapabilityNotSupportedError, PlatformError
 from ventros_channels.http import HttpExecutor, RetryPolicy, error_for_status
 from ventros_channels.messaging.inbound import Attachment, ChatType, InboundEvent, MediaKind
 from ventros_channels.messaging.outbound import OutboundMessage, SendResult
+from ventros_channels.ratelimit import RateLimit
 from ventros_channels.webhooks.request import VerificationKeys, WebhookRequest, WebhookResponse
 
 __all__ = [
@@ -150,6 +151,8 @@ class ChannelAdapter(ABC, Generic[ConfigT]):
     """Media kinds the adapter can send."""
     display_name: ClassVar[str] = ""
     verifies_body: ClassVar[bool] = True
+    rate_limits: ClassVar[tuple[RateLimit, ...]] = ()
+    """The platform's published send limits; a ``SendRateLimiter`` keeps sends within them."""
     """Whether ``verify`` proves the body itself (an HMAC over it). ``False`` for shared-token
     schemes (Telegram), where a changed body with the right token is accepted."""
     content_types: ClassVar[frozenset[str]] = frozenset({"application/json"})
@@ -248,6 +251,10 @@ class ChannelAdapter(ABC, Generic[ConfigT]):
         if response.is_success:
             return None
         return error_for_status(response, str(self.channel_type), redact(response.text[:300]))
+
+    def rate_limit_target(self, message: OutboundMessage) -> tuple[str, bool]:
+        """The chat a send counts against and whether it is a group (for group limits)."""
+        return message.to, False
 
     async def send(
         self, client: httpx.AsyncClient, config: ConfigT, message: OutboundMessage

@@ -40,6 +40,7 @@ from ventros_channels.messaging.outbound import (
     TextMessage,
     Typing,
 )
+from ventros_channels.ratelimit import RateLimit
 
 __all__ = ["SUBSCRIBED_FIELDS", "MessengerAdapter", "PageMessagingAdapter"]
 
@@ -61,6 +62,12 @@ C = TypeVar("C", MessengerConfig, InstagramConfig)
 
 class PageMessagingAdapter(GraphAdapter[C], Generic[C]):
     """The Messenger Platform messaging API, shared by Messenger and Instagram."""
+
+    rate_limits: ClassVar[tuple[RateLimit, ...]] = (
+        # Send API per Page (or Instagram account): 300 calls a second, 10 for audio/video
+        RateLimit("channel", 300, 1.0),
+        RateLimit("channel", 10, 1.0, media_kinds=frozenset({"audio", "voice", "video"})),
+    )
 
     seen_has_mid: ClassVar[bool] = False
 

@@ -69,6 +69,7 @@ from ventros_channels.messaging.outbound import (
     TextMessage,
     Typing,
 )
+from ventros_channels.ratelimit import RateLimit
 from ventros_channels.webhooks.request import VerificationKeys, WebhookRequest
 from ventros_channels.webhooks.signatures import verify_shared_token
 
@@ -151,6 +152,17 @@ class TelegramAdapter(ChannelAdapter[TelegramConfig]):
     )
     media_kinds: ClassVar[frozenset[MediaKind]] = frozenset(_SEND_METHOD)
     verifies_body: ClassVar[bool] = False  # a shared header token, no signature of the body
+    rate_limits: ClassVar[tuple[RateLimit, ...]] = (
+        # Bot API FAQ: about 30 messages a second per bot, one a second per chat (short
+        # bursts tolerated), about 20 a minute per group
+        RateLimit("channel", 30, 1.0),
+        RateLimit("chat", 1, 1.0),
+        RateLimit("group", 20, 60.0),
+    )
+
+    def rate_limit_target(self, message: OutboundMessage) -> tuple[str, bool]:
+        """Group and channel chats have negative ids in the Bot API."""
+        return message.to, message.to.startswith("-")
 
     # ------------------------------------------------------------------ sans-IO
 

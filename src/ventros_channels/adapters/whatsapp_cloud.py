@@ -61,6 +61,7 @@ from ventros_channels.messaging.outbound import (
     TextMessage,
     Typing,
 )
+from ventros_channels.ratelimit import RateLimit
 
 __all__ = ["WhatsAppCloudAdapter"]
 
@@ -100,6 +101,13 @@ class WhatsAppCloudAdapter(GraphAdapter[WhatsAppCloudConfig]):
     config_model: ClassVar[type[ChannelConfig]] = WhatsAppCloudConfig
     graph_object: ClassVar[str] = "whatsapp_business_account"
     display_name: ClassVar[str] = "WhatsApp Cloud API"
+    rate_limits: ClassVar[tuple[RateLimit, ...]] = (
+        # throughput per business number: 80 messages a second by default (higher tiers on
+        # request); the pair rate to one user averages one message every 6 seconds, counted
+        # over a minute so that a reply of a few messages in a row is not spread out
+        RateLimit("channel", 80, 1.0),
+        RateLimit("chat", 10, 60.0),
+    )
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {
             Capability.INBOUND_MEDIA,

@@ -49,6 +49,7 @@ from ventros_channels.messaging.inbound import SessionStatusChanged
 from ventros_channels.messaging.outbound import OutboundMessage, SendResult
 from ventros_channels.outbox import InMemoryOutbox, Outbox
 from ventros_channels.publisher import EventPublisher, InMemoryEventPublisher
+from ventros_channels.ratelimit import SendRateLimiter
 from ventros_channels.repository import ChannelRepository
 from ventros_channels.services.dispatcher import WebhookDispatcher
 from ventros_channels.services.sending import OutboundSender, SendWorker, derive_send_key
@@ -170,6 +171,7 @@ class ChannelService:
         session_stop: SessionStop = "stop",
         timer: Callable[[], float] = time.perf_counter,
         cache: ChannelCache | None = None,
+        rate_limiter: SendRateLimiter | None = None,
     ) -> None:
         self.repository = repository
         self.http = http
@@ -188,6 +190,8 @@ class ChannelService:
         self.session_stop: SessionStop = session_stop
         self.timer = timer
         """Monotonic seconds, for the time a platform takes to answer a send."""
+        self.rate_limiter = rate_limiter
+        """Holds sends within the platforms' rate limits (see :mod:`ventros_channels.ratelimit`)."""
 
     # ------------------------------------------------------------------ plumbing
 
@@ -647,6 +651,10 @@ class ChannelService:
         started = self.timer()
 
         async def deliver(msg: OutboundMessage) -> SendResult:
+            if self.rate_limiter is not None:
+                return await self.rate_limiter.send(
+                    adapter, self.http, channel.id, channel.config, msg
+                )
             return await adapter.send(self.http, channel.config, msg)
 
         try:
@@ -714,6 +722,7 @@ class ChannelService:
                 raise ChannelInactiveError(str(channel.id), channel.status.value)
             return self.adapter_for(channel), channel.config
 
+        options.setdefault("rate_limiter", self.rate_limiter)
         return SendWorker(self.sender.outbox, lookup, self.http, clock=self.clock, **options)
 
     async def report(self, channel_id: UUID, *, tenant_id: str) -> ChannelReport:

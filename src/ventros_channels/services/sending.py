@@ -53,6 +53,7 @@ from ventros_channels.outbox import (
     decode_message,
     encode_message,
 )
+from ventros_channels.ratelimit import SendRateLimiter
 from ventros_channels.services.worker import (
     EventHandler,
     RetryPolicy,
@@ -285,8 +286,10 @@ class SendWorker:
         poll_interval: float = 0.2,
         clock: Clock | None = None,
         name: str | None = None,
+        rate_limiter: SendRateLimiter | None = None,
     ) -> None:
         self.outbox = outbox
+        self.rate_limiter = rate_limiter
         self.lookup = lookup
         self.http = http
         self.concurrency = concurrency
@@ -347,7 +350,13 @@ class SendWorker:
             adapter, config = await self.lookup(record.channel_id, record.tenant_id)
             platform = str(adapter.channel_type)
             with telemetry.send_span(platform, record.channel_id, message.kind):
-                result = await adapter.send(self.http, config, message)
+                if self.rate_limiter is None:
+                    result = await adapter.send(self.http, config, message)
+                else:  # a wait past its bound is a RateLimitedError: requeued below
+                    limiter = self.rate_limiter
+                    result = await limiter.send(
+                        adapter, self.http, record.channel_id, config, message
+                    )
         except DeliveryUncertainError as exc:
             logger.error(
                 "queued send %s may have gone out: %s",
