@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 
 __all__ = ["RateLimit", "RateLimitScope", "SendRateLimiter"]
 
-logger = logging.getLogger("ventros_channels.ratelimit")
+logger = logging.getLogger(__name__)
 
 RateLimitScope = Literal["channel", "chat", "group"]
 """What a limit counts: every send of the channel (the bot, number or page), the sends to one

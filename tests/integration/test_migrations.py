@@ -183,7 +183,7 @@ async def test_postgres_upgrade_without_pg_trgm_goes_on(
 ) -> None:
     sa.event.listen(postgres_engine.sync_engine, "before_cursor_execute", _refuse_trigram)
     try:
-        with caplog.at_level("WARNING", logger="ventros_channels.sql"):
+        with caplog.at_level("WARNING", logger="ventros_channels.sql._schema"):
             await migrate.upgrade(postgres_engine, schema=postgres_schema)
     finally:
         sa.event.remove(postgres_engine.sync_engine, "before_cursor_execute", _refuse_trigram)

@@ -290,7 +290,7 @@ async def test_postgres_without_pg_trgm_falls_back_gracefully(
     try:
         with pytest.raises(RepositoryError):
             await repo.create_schema(trigram=True)
-        with caplog.at_level("WARNING", logger="ventros_channels.sql"):
+        with caplog.at_level("WARNING", logger="ventros_channels.sql._schema"):
             await repo.create_schema()
     finally:
         sa.event.remove(postgres_engine.sync_engine, "before_cursor_execute", _refuse_trigram)

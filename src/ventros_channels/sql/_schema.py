@@ -31,7 +31,7 @@ __all__ = [
     "trigram_index",
 ]
 
-logger = logging.getLogger("ventros_channels.sql")
+logger = logging.getLogger(__name__)
 
 
 class UTCDateTime(sa.TypeDecorator[datetime]):
