@@ -2,37 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from uuid import uuid4
 
 import pytest
 
 from ventros_channels.inbox import InMemoryInbox
 from ventros_channels.testing import FixedClock
-from ventros_channels.testing.contract import InboxContract
-from ventros_channels.testing.contract.inbox import Advance, make_delivery
+from ventros_channels.testing.contract import InboxContract, OnAFixedClock
+from ventros_channels.testing.contract.inbox import make_delivery
 
 
-class TestInMemoryInbox(InboxContract):
-    @pytest.fixture
-    def clock(self) -> FixedClock:
-        return FixedClock()
-
+class TestInMemoryInbox(OnAFixedClock, InboxContract):
     @pytest.fixture
     def inbox(self, clock: FixedClock) -> InMemoryInbox:
         return InMemoryInbox(clock=clock)
-
-    @pytest.fixture
-    def advance(self, clock: FixedClock) -> Advance:
-        async def move(delta: timedelta) -> None:
-            clock.advance(delta)
-
-        return move
-
-    @pytest.fixture
-    def now(self, clock: FixedClock) -> Callable[[], datetime]:
-        return clock.now
 
 
 async def test_completed_keys_are_forgotten_after_retention() -> None:

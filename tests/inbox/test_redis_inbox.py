@@ -26,36 +26,21 @@ from ventros_channels.inbox import Inbox, Leased
 from ventros_channels.redis import RedisInbox
 from ventros_channels.redis._common import as_text
 from ventros_channels.testing import FixedClock
-from ventros_channels.testing.contract import InboxContract
-from ventros_channels.testing.contract.inbox import Advance, make_delivery
+from ventros_channels.testing.contract import InboxContract, OnAFixedClock
+from ventros_channels.testing.contract.inbox import make_delivery
 
 LONG = timedelta(minutes=10)
 ROOT = Path(__file__).resolve().parents[2]
 
 
-class TestRedisInbox(InboxContract):
+class TestRedisInbox(OnAFixedClock, InboxContract):
     """The whole contract, on a fixed clock (lease expiry and retries are read on it)."""
-
-    @pytest.fixture
-    def clock(self) -> FixedClock:
-        return FixedClock()
 
     @pytest.fixture
     def inbox(
         self, redis_client: aioredis.Redis, redis_prefix: str, clock: FixedClock
     ) -> RedisInbox:
         return RedisInbox(redis_client, prefix=redis_prefix, clock=clock)
-
-    @pytest.fixture
-    def advance(self, clock: FixedClock) -> Advance:
-        async def move(delta: timedelta) -> None:
-            clock.advance(delta)
-
-        return move
-
-    @pytest.fixture
-    def now(self, clock: FixedClock) -> Callable[[], datetime]:
-        return clock.now
 
 
 class TestRedisInboxOnTheSystemClock(InboxContract):

@@ -27,8 +27,8 @@ from ventros_channels.inbox import Inbox, Leased
 from ventros_channels.sql import SqlInbox, create_engine
 from ventros_channels.sql import inbox as sql_inbox
 from ventros_channels.testing import FixedClock
-from ventros_channels.testing.contract import InboxContract
-from ventros_channels.testing.contract.inbox import Advance, make_delivery
+from ventros_channels.testing.contract import InboxContract, OnAFixedClock
+from ventros_channels.testing.contract.inbox import make_delivery
 
 LONG = timedelta(minutes=10)
 _schemas = iter(range(1, 1_000_000))
@@ -85,23 +85,8 @@ def make_inbox(request: pytest.FixtureRequest) -> Callable[..., Any]:
 # ---------------------------------------------------------------- the contract
 
 
-class _OnFixedClock(InboxContract):
+class _OnFixedClock(OnAFixedClock, InboxContract):
     """The contract on a fixed clock: leases and retries run out without sleeping."""
-
-    @pytest.fixture
-    def clock(self) -> FixedClock:
-        return FixedClock()
-
-    @pytest.fixture
-    def advance(self, clock: FixedClock) -> Advance:
-        async def move(delta: timedelta) -> None:
-            clock.advance(delta)
-
-        return move
-
-    @pytest.fixture
-    def now(self, clock: FixedClock) -> Callable[[], datetime]:
-        return clock.now
 
 
 class TestSqliteInbox(_OnFixedClock):

@@ -1,5 +1,6 @@
 """Contract test kits (pytest base classes) that implementations run against themselves."""
 
+from ventros_channels.testing.contract._clock import OnAFixedClock
 from ventros_channels.testing.contract.adapter import FUZZ_PROFILE, AdapterContract, hostile_bodies
 from ventros_channels.testing.contract.cache import ChannelCacheContract
 from ventros_channels.testing.contract.inbox import InboxContract
@@ -11,6 +12,7 @@ __all__ = [
     "AdapterContract",
     "ChannelCacheContract",
     "InboxContract",
+    "OnAFixedClock",
     "OutboxContract",
     "RepositoryContract",
     "hostile_bodies",
