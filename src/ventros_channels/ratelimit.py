@@ -18,10 +18,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import importlib
 import logging
 import math
-import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
@@ -31,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import attrs
 import httpx
 
+from ventros_channels import telemetry
 from ventros_channels.errors import FieldError, InvalidInputError, RateLimitedError
 from ventros_channels.http import throttle_listener
 
@@ -106,34 +105,10 @@ class _Turn:
     users: int = 0
 
 
-_TELEMETRY = "ventros_channels.telemetry"
-_telemetry_missing: list[bool] = []
-
-
-def _telemetry_hook() -> WaitHook:
-    """``ventros_channels.telemetry.record_rate_limit_wait`` when it exists, else a no-op
-    (looked for on disk once: a failed import searches the whole path every time)."""
-    module = sys.modules.get(_TELEMETRY)
-    if module is None:
-        if _telemetry_missing:
-            return _ignore
-        try:
-            module = importlib.import_module(_TELEMETRY)
-        except ImportError:
-            _telemetry_missing.append(True)
-            return _ignore
-    hook = getattr(module, "record_rate_limit_wait", None)
-    return hook if callable(hook) else _ignore
-
-
-def _ignore(platform: str, seconds: float) -> None:
-    return None
-
-
 def _report_wait(platform: str, seconds: float) -> None:
     """Tell telemetry about a wait; a failing hook never fails the send that was made."""
     try:
-        _telemetry_hook()(platform, seconds)
+        telemetry.record_rate_limit_wait(platform, seconds)
     except Exception:
         logger.exception("recording a rate-limit wait failed")
 

@@ -12,10 +12,10 @@ from ventros_channels import RoutingContext
 from ventros_channels.errors import InboxUnavailableError, NotStartedError
 from ventros_channels.inbox import InMemoryInbox, Leased
 from ventros_channels.messaging import InboundEvent
-from ventros_channels.services import RetryPolicy, Worker, current_delivery
+from ventros_channels.services import HandlerRetry, Worker, current_delivery
 from ventros_channels.testing.contract.inbox import make_delivery
 
-FAST = RetryPolicy(max_attempts=3, base_delay=timedelta(milliseconds=1), jitter=0)
+FAST = HandlerRetry(max_attempts=3, base_delay=timedelta(milliseconds=1), jitter=0)
 
 
 class FlakyInbox(InMemoryInbox):
@@ -45,7 +45,7 @@ class FlakyInbox(InMemoryInbox):
 
 
 def test_retry_delays_grow_and_are_capped() -> None:
-    policy = RetryPolicy(base_delay=timedelta(seconds=1), max_delay=timedelta(seconds=10))
+    policy = HandlerRetry(base_delay=timedelta(seconds=1), max_delay=timedelta(seconds=10))
     delays = [policy.delay(n) for n in range(1, 8)]
     assert all(d <= timedelta(seconds=10) for d in delays)
     assert delays[-1] >= timedelta(seconds=7.5)  # capped, less at most a quarter of jitter

@@ -17,8 +17,8 @@ from ventros_channels.messaging import InboundEvent
 from ventros_channels.publisher import InMemoryEventPublisher
 from ventros_channels.services import (
     ChannelService,
+    HandlerRetry,
     IntakeSettings,
-    RetryPolicy,
     WebhookDispatcher,
 )
 from ventros_channels.testing import FixedClock, InMemoryChannelRepository
@@ -27,7 +27,7 @@ from ventros_channels.webhooks import WebhookRequest
 TENANT = "tenant-a"
 PROJECT = "00000000-0000-4000-8000-0000000000aa"
 SECRET = "test-signing-secret"
-FAST_RETRY = RetryPolicy(max_attempts=3, base_delay=timedelta(milliseconds=1), jitter=0)
+FAST_RETRY = HandlerRetry(max_attempts=3, base_delay=timedelta(milliseconds=1), jitter=0)
 """Retries within milliseconds, so tests that fail a handler do not wait."""
 
 

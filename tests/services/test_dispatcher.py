@@ -19,8 +19,8 @@ from ventros_channels.integrations.asgi import create_app
 from ventros_channels.messaging import InboundEvent, MessageReceived, SessionStatusChanged
 from ventros_channels.services import (
     ChannelService,
+    HandlerRetry,
     IntakeSettings,
-    RetryPolicy,
     WebhookDispatcher,
     current_delivery,
 )
@@ -155,7 +155,7 @@ async def test_a_handler_that_keeps_failing_dead_letters_the_event_in_the_inbox(
         attempts.append(lease.attempt)
         raise RuntimeError("database down")
 
-    retry = RetryPolicy(max_attempts=2, base_delay=timedelta(milliseconds=1), jitter=0)
+    retry = HandlerRetry(max_attempts=2, base_delay=timedelta(milliseconds=1), jitter=0)
     async with WebhookDispatcher(
         repo, always_fails, registry=registry, clock=clock, retry=retry
     ) as d:

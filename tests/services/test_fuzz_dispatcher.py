@@ -27,7 +27,7 @@ from ventros_channels.adapters.telegram import TelegramAdapter
 from ventros_channels.adapters.waha import WAHAAdapter
 from ventros_channels.adapters.whatsapp_cloud import WhatsAppCloudAdapter
 from ventros_channels.messaging import InboundEvent
-from ventros_channels.services import IntakeSettings, RetryPolicy, WebhookDispatcher
+from ventros_channels.services import HandlerRetry, IntakeSettings, WebhookDispatcher
 from ventros_channels.testing import FixedClock, InMemoryChannelRepository
 from ventros_channels.testing.contract import FUZZ_PROFILE, hostile_bodies
 from ventros_channels.testing.factories import SAMPLE_CONFIGS, ChannelFactory
@@ -55,7 +55,7 @@ def make_dispatcher(
         registry=registry,
         clock=clock,
         settings=IntakeSettings(cache_ttl=timedelta(0)),
-        retry=RetryPolicy(max_attempts=1),
+        retry=HandlerRetry(max_attempts=1),
     )
 
 

@@ -13,14 +13,16 @@ import pytest
 from ventros_channels import Channel, RoutingContext
 from ventros_channels.adapters import AdapterRegistry
 from ventros_channels.errors import (
+    CapabilityNotSupportedError,
     DeliveryUncertainError,
     InvalidRequestError,
     OutboxUnavailableError,
+    PlatformError,
     RateLimitedError,
 )
-from ventros_channels.messaging import InboundEvent, TextMessage
-from ventros_channels.outbox import InMemoryOutbox, SendState
-from ventros_channels.services import ChannelService, RetryPolicy, WebhookDispatcher
+from ventros_channels.messaging import InboundEvent, MediaMessage, TextMessage
+from ventros_channels.outbox import InMemoryOutbox, SendState, decode_message
+from ventros_channels.services import ChannelService, HandlerRetry, WebhookDispatcher
 from ventros_channels.testing import FixedClock, InMemoryChannelRepository
 from ventros_channels.webhooks import WebhookRequest
 
@@ -191,7 +193,7 @@ async def test_a_retried_handler_sends_each_reply_once(
         if runs < 3:
             raise RuntimeError("the CRM database hiccuped after replying")
 
-    retry = RetryPolicy(max_attempts=5, base_delay=timedelta(milliseconds=1), jitter=0)
+    retry = HandlerRetry(max_attempts=5, base_delay=timedelta(milliseconds=1), jitter=0)
     async with WebhookDispatcher(repo, handler, registry=registry, clock=clock, retry=retry) as d:
         await d.handle("webchat", active_channel.id, signed(delivery("m1")))
         await d.drain()
@@ -213,7 +215,7 @@ async def test_a_502_in_a_handler_sends_once_and_dead_letters_the_event(
     async def handler(event: InboundEvent, context: RoutingContext) -> None:
         await service.send(context.channel_id, _text("reply"), tenant_id=context.tenant_id)
 
-    retry = RetryPolicy(max_attempts=3, base_delay=timedelta(milliseconds=1), jitter=0)
+    retry = HandlerRetry(max_attempts=3, base_delay=timedelta(milliseconds=1), jitter=0)
     async with WebhookDispatcher(repo, handler, registry=registry, clock=clock, retry=retry) as d:
         await d.handle("webchat", active_channel.id, signed(delivery("m1")))
         await d.drain()
@@ -264,3 +266,42 @@ async def test_queued_sends_wait_out_429s_in_order_without_loss_or_repeats(
     }
     assert sorted(order) == texts
     assert await outbox.find(state=SendState.QUEUED) == []
+
+
+async def test_a_send_the_adapter_refuses_before_any_request_is_not_reported_uncertain(
+    service: ChannelService, active_channel: Channel, platform: Platform, outbox: InMemoryOutbox
+) -> None:
+    media = MediaMessage(to="conv-1", media_kind="image", url="https://cdn.example.test/a.png")
+    with pytest.raises(CapabilityNotSupportedError):
+        await service.send(active_channel.id, media, tenant_id=TENANT, idempotency_key="img")
+    with pytest.raises(PlatformError) as again:  # the recorded refusal, not "uncertain"
+        await service.send(active_channel.id, media, tenant_id=TENANT, idempotency_key="img")
+    assert not isinstance(again.value, DeliveryUncertainError)
+    assert sum(platform.requests.values()) == 0
+    record = await outbox.get(active_channel.id, "img")
+    assert record is not None
+    assert (record.state, record.error_type) == (SendState.FAILED, "CapabilityNotSupportedError")
+
+
+async def test_queued_and_direct_sends_carry_their_key_for_status_webhooks(
+    service: ChannelService, active_channel: Channel, outbox: InMemoryOutbox
+) -> None:
+    await service.send(
+        active_channel.id, _text("later"), tenant_id=TENANT, idempotency_key="q", queued=True
+    )
+    (lease,) = await outbox.lease("test", limit=1, visibility=timedelta(minutes=1))
+    assert decode_message(lease.record.message or b"").correlation_id == "q"
+
+
+async def test_a_queued_send_for_a_deleted_channel_fails_instead_of_hanging(
+    service: ChannelService, active_channel: Channel, platform: Platform, outbox: InMemoryOutbox
+) -> None:
+    await service.send(
+        active_channel.id, _text("gone"), tenant_id=TENANT, idempotency_key="q", queued=True
+    )
+    await service.delete(active_channel.id, tenant_id=TENANT, force=True)
+    assert await service.send_worker(concurrency=1).run_once() == 1
+    record = await outbox.get(active_channel.id, "q")
+    assert record is not None
+    assert record.state is SendState.FAILED
+    assert platform.requests["gone"] == 0

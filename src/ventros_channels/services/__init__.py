@@ -22,7 +22,7 @@ from ventros_channels.services.requests import (
     ImportHistoryRequest,
 )
 from ventros_channels.services.worker import (
-    RetryPolicy,
+    HandlerRetry,
     Worker,
     WorkerHealth,
     WorkerStats,
@@ -39,9 +39,9 @@ __all__ = [
     "DeadLetter",
     "DispatcherStats",
     "EventHandler",
+    "HandlerRetry",
     "ImportHistoryRequest",
     "IntakeSettings",
-    "RetryPolicy",
     "SessionStatusHook",
     "WebhookDispatcher",
     "WebhookStatus",

@@ -51,7 +51,7 @@ from ventros_channels.services.intake import (
 )
 from ventros_channels.services.metrics import MetricsBuffer, event_delta
 from ventros_channels.services.sending import confirm_sends
-from ventros_channels.services.worker import EventHandler, RetryPolicy, Worker
+from ventros_channels.services.worker import EventHandler, HandlerRetry, Worker
 from ventros_channels.webhooks.request import WebhookRequest, WebhookResponse
 
 _OUTCOMES = {
@@ -156,7 +156,7 @@ class WebhookDispatcher:
         *,
         inbox: Inbox | None = None,
         workers: int | None = None,
-        retry: RetryPolicy | None = None,
+        retry: HandlerRetry | None = None,
         settings: IntakeSettings | None = None,
         registry: AdapterRegistry | None = None,
         clock: Clock | None = None,

@@ -37,10 +37,14 @@ from ventros_channels.clock import Clock, SystemClock
 from ventros_channels.domain.channel import RoutingContext
 from ventros_channels.domain.config import ChannelConfig
 from ventros_channels.errors import (
+    AdapterError,
     ChannelInactiveError,
     DeliveryUncertainError,
+    InvalidInputError,
     PlatformError,
     RateLimitedError,
+    RepositoryUnavailableError,
+    VentrosChannelsError,
 )
 from ventros_channels.logging import log_fields
 from ventros_channels.messaging.inbound import InboundEvent, StatusChanged
@@ -56,7 +60,7 @@ from ventros_channels.outbox import (
 from ventros_channels.ratelimit import SendRateLimiter
 from ventros_channels.services.worker import (
     EventHandler,
-    RetryPolicy,
+    HandlerRetry,
     current_delivery,
     next_send_position,
 )
@@ -103,6 +107,15 @@ def confirm_sends(handler: EventHandler, outbox: Outbox) -> EventHandler:
         await handler(event, context)
 
     return handle
+
+
+def _correlated(message: OutboundMessage, key: str) -> OutboundMessage:
+    """``message`` carrying its send's key as correlation id, which platforms that echo it in
+    status webhooks (WhatsApp Cloud) send back, so an uncertain send can be confirmed.
+    """
+    if message.correlation_id is None and len(key) <= _MAX_CORRELATION:
+        return message.model_copy(update={"correlation_id": key})
+    return message
 
 
 def _retryable(error: PlatformError) -> bool:
@@ -170,9 +183,7 @@ class OutboundSender:
         key: str,
         resend: bool,
     ) -> SendResult:
-        if message.correlation_id is None and len(key) <= _MAX_CORRELATION:
-            # platforms that echo it in status webhooks let an uncertain send be confirmed
-            message = message.model_copy(update={"correlation_id": key})
+        message = _correlated(message, key)
         now = self.clock.now()
         fresh = SendRecord(channel_id, key, tenant_id, message.to, SendState.PENDING, now, now)
         record, created = await self.outbox.reserve(fresh)
@@ -192,13 +203,14 @@ class OutboundSender:
                 error=exc.description,
             )
             raise
-        except PlatformError as exc:
+        except (PlatformError, AdapterError, InvalidInputError) as exc:
+            # refused by the platform, or by the adapter before any request: nothing was sent
             await self.outbox.finish(
                 channel_id,
                 key,
                 state=SendState.FAILED,
                 error_type=type(exc).__name__,
-                error=exc.description,
+                error=getattr(exc, "description", None) or str(exc),
             )
             raise
         await self.outbox.finish(
@@ -250,7 +262,7 @@ class OutboundSender:
             SendState.QUEUED,
             now,
             now,
-            message=encode_message(message),
+            message=encode_message(_correlated(message, key)),
             available_at=now,
         )
         stored, created = await self.outbox.reserve(record)
@@ -282,7 +294,7 @@ class SendWorker:
         *,
         concurrency: int = 4,
         visibility: timedelta = timedelta(minutes=5),
-        retry: RetryPolicy | None = None,
+        retry: HandlerRetry | None = None,
         poll_interval: float = 0.2,
         clock: Clock | None = None,
         name: str | None = None,
@@ -294,7 +306,7 @@ class SendWorker:
         self.http = http
         self.concurrency = concurrency
         self.visibility = visibility
-        self.retry = retry or RetryPolicy(max_attempts=10)
+        self.retry = retry or HandlerRetry(max_attempts=10)
         self.poll_interval = poll_interval
         self.clock = clock or SystemClock()
         self.name = name or f"sender-{os.getpid()}-{os.urandom(2).hex()}"
@@ -370,14 +382,14 @@ class SendWorker:
                 error_type=type(exc).__name__,
                 error=exc.description,
             )
-        except (PlatformError, ChannelInactiveError) as exc:
+        except VentrosChannelsError as exc:  # not sent: tried again or recorded failed
             await self._failed(lease, exc)
         else:
             await self.outbox.settle(lease, state=SendState.SENT, message_id=result.message_id)
             self.sent += 1
 
-    async def _failed(self, lease: LeasedSend, exc: Exception) -> None:
-        again = isinstance(exc, ChannelInactiveError) or (
+    async def _failed(self, lease: LeasedSend, exc: VentrosChannelsError) -> None:
+        again = isinstance(exc, ChannelInactiveError | RepositoryUnavailableError) or (
             isinstance(exc, PlatformError) and _retryable(exc)
         )
         description = getattr(exc, "description", None) or str(exc)

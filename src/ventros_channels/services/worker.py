@@ -35,7 +35,7 @@ from ventros_channels.messaging.inbound import InboundEvent
 
 __all__ = [
     "EventHandler",
-    "RetryPolicy",
+    "HandlerRetry",
     "Worker",
     "WorkerHealth",
     "WorkerStats",
@@ -71,7 +71,7 @@ def next_send_position() -> int | None:
 
 
 @attrs.frozen
-class RetryPolicy:
+class HandlerRetry:
     """When a failed delivery is tried again, and when it is given up on."""
 
     max_attempts: int = attrs.field(default=5, validator=attrs.validators.ge(1))
@@ -137,7 +137,7 @@ class Worker:
         concurrency: int = 4,
         visibility: timedelta = timedelta(seconds=60),
         handler_timeout: timedelta | None = timedelta(minutes=5),
-        retry: RetryPolicy | None = None,
+        retry: HandlerRetry | None = None,
         poll_interval: float = 0.5,
         clock: Clock | None = None,
     ) -> None:
@@ -149,7 +149,7 @@ class Worker:
         self.concurrency = concurrency
         self.visibility = visibility
         self.handler_timeout = handler_timeout
-        self.retry = retry or RetryPolicy()
+        self.retry = retry or HandlerRetry()
         self.poll_interval = poll_interval
         self.clock = clock or SystemClock()
         self.stats = WorkerStats()

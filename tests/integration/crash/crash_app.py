@@ -31,12 +31,12 @@ from ventros_channels.inbox import Inbox, InMemoryInbox
 from ventros_channels.integrations.asgi import create_app
 from ventros_channels.messaging import InboundEvent, MessageReceived, TextMessage
 from ventros_channels.outbox import InMemoryOutbox, Outbox
-from ventros_channels.services import IntakeSettings, RetryPolicy, current_delivery
+from ventros_channels.services import HandlerRetry, IntakeSettings, current_delivery
 from ventros_channels.sql import SqlChannelRepository, create_engine
 
 Fate = Literal["ok", "once", "always"]
 
-RETRY = RetryPolicy(
+RETRY = HandlerRetry(
     max_attempts=3, base_delay=timedelta(milliseconds=50), max_delay=timedelta(milliseconds=200)
 )
 VISIBILITY = timedelta(seconds=2)
