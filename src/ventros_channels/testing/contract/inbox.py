@@ -16,7 +16,7 @@ the whole class.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import ClassVar
 from uuid import UUID, uuid4
@@ -27,11 +27,9 @@ from ventros_channels.domain.channel import RoutingContext
 from ventros_channels.domain.types import ChannelType
 from ventros_channels.inbox import Delivery, Inbox, Leased, decode_delivery, encode_delivery
 from ventros_channels.messaging.inbound import MessageReceived
+from ventros_channels.testing.contract._clock import Advance, TimedContract
 
 __all__ = ["Advance", "InboxContract", "make_delivery"]
-
-Advance = Callable[[timedelta], Awaitable[None]]
-"""Makes at least the given time pass, as the inbox under test sees it."""
 
 LONG = timedelta(minutes=10)
 _T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -67,33 +65,14 @@ def make_delivery(
     return Delivery(event=event, context=_context(channel_id))
 
 
-class InboxContract:
+class InboxContract(TimedContract):
     """Accept / lease / complete / fail / dead-letter semantics. See the module docstring."""
 
-    short: ClassVar[timedelta] = timedelta(milliseconds=300)
-    """Visibility timeout and retry delay used by the expiry tests."""
     concurrent_workers: ClassVar[int] = 6
 
     @pytest.fixture
     def inbox(self) -> Inbox:
         raise NotImplementedError("override the 'inbox' fixture")
-
-    @pytest.fixture
-    def advance(self) -> Advance:
-        """Let time pass; the default sleeps for real."""
-
-        async def sleep(delta: timedelta) -> None:
-            await asyncio.sleep(delta.total_seconds())
-
-        return sleep
-
-    @pytest.fixture
-    def now(self) -> Callable[[], datetime]:
-        """The current time as the inbox sees it; the default is the system clock."""
-        return lambda: datetime.now(UTC)
-
-    async def _expire(self, advance: Advance) -> None:
-        await advance(self.short + timedelta(milliseconds=150))
 
     async def _drain(self, inbox: Inbox, channel: UUID, limit: int = 100) -> list[Leased]:
         """Lease everything ready of ``channel`` (leases of other channels are given back)."""

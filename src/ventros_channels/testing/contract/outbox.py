@@ -8,9 +8,8 @@ the inbox kit, ``advance`` lets leases and retry times run out (real sleeps by d
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import ClassVar
 from uuid import UUID, uuid4
 
 import pytest
@@ -25,10 +24,9 @@ from ventros_channels.outbox import (
     decode_message,
     encode_message,
 )
+from ventros_channels.testing.contract._clock import Advance, TimedContract
 
 __all__ = ["OutboxContract", "make_record"]
-
-Advance = Callable[[timedelta], Awaitable[None]]
 LONG = timedelta(minutes=10)
 
 
@@ -57,28 +55,12 @@ def make_record(
     )
 
 
-class OutboxContract:
+class OutboxContract(TimedContract):
     """Reserve / finish / reopen / queued-lease semantics. See the module docstring."""
-
-    short: ClassVar[timedelta] = timedelta(milliseconds=300)
 
     @pytest.fixture
     def outbox(self) -> Outbox:
         raise NotImplementedError("override the 'outbox' fixture")
-
-    @pytest.fixture
-    def advance(self) -> Advance:
-        async def sleep(delta: timedelta) -> None:
-            await asyncio.sleep(delta.total_seconds())
-
-        return sleep
-
-    @pytest.fixture
-    def now(self) -> Callable[[], datetime]:
-        return lambda: datetime.now(UTC)
-
-    async def _expire(self, advance: Advance) -> None:
-        await advance(self.short + timedelta(milliseconds=150))
 
     async def _mine(self, outbox: Outbox, channel: UUID, visibility: timedelta = LONG) -> list[str]:
         got = await outbox.lease("contract", limit=100, visibility=visibility)
