@@ -4,6 +4,11 @@ The public API is what this module exports; everything else is private and may c
 """
 
 from ventros_channels._version import __version__
+from ventros_channels.adapters.instagram.config import InstagramConfig
+from ventros_channels.adapters.messenger.config import MessengerConfig
+from ventros_channels.adapters.telegram.config import TelegramConfig
+from ventros_channels.adapters.waha.config import WAHAApiKeyAuth, WAHABasicAuth, WAHAConfig
+from ventros_channels.adapters.whatsapp_cloud.config import WhatsAppCloudConfig
 from ventros_channels.cache import ChannelCache, InMemoryChannelCache
 from ventros_channels.clock import Clock, SystemClock
 from ventros_channels.domain import (
@@ -32,8 +37,6 @@ from ventros_channels.domain import (
     HistoryImportStarted,
     HistoryImportState,
     ImportStrategy,
-    InstagramConfig,
-    MessengerConfig,
     MetricsDelta,
     PipelineAssociated,
     PipelineDisassociated,
@@ -41,16 +44,11 @@ from ventros_channels.domain import (
     RoutingContext,
     SessionQRCodeUpdated,
     SessionStatusChanged,
-    TelegramConfig,
-    WAHAApiKeyAuth,
-    WAHABasicAuth,
-    WAHAConfig,
     WAHASession,
     WAHASessionStatus,
     WebhookConfigured,
     WebhookSecretRotated,
     WebhookSettings,
-    WhatsAppCloudConfig,
     can_transition,
     check_transition,
     config_model_for,
@@ -239,8 +237,3 @@ __all__ = [
     "parse_config",
     "register_config_model",
 ]
-
-# Plug-in channel types resolve their config models through the adapter registry.
-from ventros_channels.adapters.registry import default_registry as _default_registry
-
-_default_registry()

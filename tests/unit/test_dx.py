@@ -15,7 +15,7 @@ from ventros_channels.adapters import Capability
 from ventros_channels.adapters.messenger import MessengerAdapter
 from ventros_channels.adapters.telegram import TelegramAdapter
 from ventros_channels.adapters.waha import WAHAAdapter
-from ventros_channels.domain.config import WAHAConfig
+from ventros_channels.adapters.waha.config import WAHAConfig
 from ventros_channels.messaging import MediaKind
 from ventros_channels.messaging.outbound import MediaMessage
 from ventros_channels.testing.factories import ChannelFactory

@@ -22,16 +22,14 @@ import attrs
 
 from ventros_channels.adapters.base import Capability, ChannelAdapter
 from ventros_channels.domain.config import (
+    ENTRY_POINT_GROUP,
     ChannelConfig,
-    add_config_resolver,
     register_config_model,
 )
 from ventros_channels.domain.types import ChannelType
 from ventros_channels.errors import AdapterLoadError, AdapterNotFoundError
 
 __all__ = ["ENTRY_POINT_GROUP", "AdapterInfo", "AdapterRegistry", "default_registry"]
-
-ENTRY_POINT_GROUP = "ventros_channels.adapters"
 
 
 @attrs.frozen
@@ -202,5 +200,4 @@ def default_registry() -> AdapterRegistry:
     global _default  # noqa: PLW0603
     if _default is None:
         _default = AdapterRegistry()
-        add_config_resolver(_default.config_model)
     return _default

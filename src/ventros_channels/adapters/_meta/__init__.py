@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 import httpx
 
+from ventros_channels.adapters._meta.config import GraphConfig
 from ventros_channels.adapters._safe import (
     ParseLimits,
     check_window,
@@ -24,7 +25,6 @@ from ventros_channels.adapters._safe import (
     timestamp_fields,
 )
 from ventros_channels.adapters.base import MALFORMED, ChannelAdapter, ChatSummary, HistoryPage
-from ventros_channels.domain.config import _GraphConfig
 from ventros_channels.errors import (
     AuthenticationError,
     InvalidRequestError,
@@ -60,7 +60,7 @@ from ventros_channels.webhooks.signatures import hmac_hex, verify_hmac
 
 __all__ = ["DEFAULT_REPLAY_WINDOW", "GraphAdapter", "graph_error"]
 
-ConfigT = TypeVar("ConfigT", bound=_GraphConfig)
+ConfigT = TypeVar("ConfigT", bound=GraphConfig)
 
 _AUTH_CODES = {190, 102, 463, 467}
 _RATE_CODES = {4, 17, 32, 613, 80004, 80006, 80007, 130429, 131056, 131048}

@@ -27,7 +27,8 @@ from ventros_channels.adapters.base import (
     MediaContent,
     WebhookInfo,
 )
-from ventros_channels.domain.config import ChannelConfig, TelegramConfig
+from ventros_channels.adapters.telegram.config import TelegramConfig
+from ventros_channels.domain.config import ChannelConfig
 from ventros_channels.domain.types import ChannelType
 from ventros_channels.errors import (
     AuthenticationError,

@@ -41,8 +41,9 @@ from ventros_channels.adapters.base import (
     MediaContent,
     WebhookInfo,
 )
+from ventros_channels.adapters.waha.config import WAHAApiKeyAuth, WAHAConfig
 from ventros_channels.domain.channel import Channel
-from ventros_channels.domain.config import ChannelConfig, WAHAApiKeyAuth, WAHAConfig
+from ventros_channels.domain.config import ChannelConfig
 from ventros_channels.domain.types import ChannelType
 from ventros_channels.errors import (
     CapabilityNotSupportedError,

@@ -28,8 +28,9 @@ from ventros_channels.adapters.base import (
     HistoryPage,
     WebhookInfo,
 )
+from ventros_channels.adapters.instagram.config import InstagramConfig
 from ventros_channels.adapters.messenger import PageMessagingAdapter
-from ventros_channels.domain.config import ChannelConfig, InstagramConfig
+from ventros_channels.domain.config import ChannelConfig
 from ventros_channels.domain.types import ChannelType
 from ventros_channels.errors import CapabilityNotSupportedError
 from ventros_channels.messaging.inbound import MediaKind

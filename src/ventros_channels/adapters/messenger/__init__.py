@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 import httpx
 
-from ventros_channels.adapters._graph import GraphAdapter
+from ventros_channels.adapters._meta import GraphAdapter
 from ventros_channels.adapters.base import (
     MALFORMED,
     Capability,
@@ -27,7 +27,9 @@ from ventros_channels.adapters.base import (
     MediaContent,
     WebhookInfo,
 )
-from ventros_channels.domain.config import ChannelConfig, InstagramConfig, MessengerConfig
+from ventros_channels.adapters.instagram.config import InstagramConfig
+from ventros_channels.adapters.messenger.config import MessengerConfig
+from ventros_channels.domain.config import ChannelConfig
 from ventros_channels.domain.types import ChannelType
 from ventros_channels.errors import CapabilityNotSupportedError, InvalidRequestError
 from ventros_channels.messaging.inbound import Attachment, InboundEvent, MediaKind

@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from ventros_channels.adapters._graph import GraphAdapter
+from ventros_channels.adapters._meta import GraphAdapter
 from ventros_channels.adapters._safe import epoch, timestamp_fields
 from ventros_channels.adapters.base import (
     MALFORMED,
@@ -31,7 +31,8 @@ from ventros_channels.adapters.base import (
     MediaContent,
     WebhookInfo,
 )
-from ventros_channels.domain.config import ChannelConfig, WhatsAppCloudConfig
+from ventros_channels.adapters.whatsapp_cloud.config import WhatsAppCloudConfig
+from ventros_channels.domain.config import ChannelConfig
 from ventros_channels.domain.types import ChannelType
 from ventros_channels.errors import CapabilityNotSupportedError, InvalidRequestError
 from ventros_channels.messaging.inbound import (

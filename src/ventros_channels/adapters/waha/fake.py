@@ -1,0 +1,263 @@
+"""A fake WAHA server for tests and the offline demo (no network)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from ventros_channels.testing._fake import FakePlatform, SentMessage, json_response, signed_request
+from ventros_channels.webhooks.request import WebhookRequest
+
+__all__ = ["WAHA_HOST", "FakeWAHA", "SyntheticHistory"]
+
+WAHA_HOST = "http://waha.fake"
+
+
+class SyntheticHistory:
+    """A large chat history generated on demand (nothing is stored): ``chats`` chats of
+    ``per_chat`` messages, one per minute, newest last.
+    """
+
+    def __init__(self, chats: int, per_chat: int, start: datetime | None = None) -> None:
+        self.chats = chats
+        self.per_chat = per_chat
+        self.start = int((start or datetime(2025, 6, 1, tzinfo=UTC)).timestamp())
+
+    def chat_id(self, index: int) -> str:
+        return f"1555{index:07d}@c.us"
+
+    def messages(
+        self, chat_id: str, offset: int, limit: int, since: int | None
+    ) -> list[dict[str, Any]]:
+        """Newest first, like WAHA's message listing."""
+        index = int(chat_id.split("@", 1)[0][4:])
+        out = []
+        newest = self.per_chat - 1
+        for position in range(offset, min(offset + limit, self.per_chat)):
+            n = newest - position
+            stamp = self.start + index * 7 + n * 60
+            if since is not None and stamp < since:
+                break
+            mine = n % 3 == 0
+            out.append(
+                {
+                    "id": f"{str(mine).lower()}_{chat_id}_H{index:05d}{n:06d}",
+                    "timestamp": stamp,
+                    "from": "15550001111@c.us" if mine else chat_id,
+                    "to": chat_id if mine else "15550001111@c.us",
+                    "fromMe": mine,
+                    "body": f"history message {n} of chat {index}",
+                    "hasMedia": False,
+                    "ack": 3,
+                }
+            )
+        return out
+
+
+class FakeWAHA(FakePlatform):
+    """A WAHA server with sessions, QR pairing, sends and (synthetic) history.
+
+    A session keeps its pairing when stopped (a restart goes straight to WORKING) and loses it
+    when logged out, as WAHA does. :meth:`fail_next` makes the next matching calls fail.
+    """
+
+    name = "waha"
+
+    def __init__(self, clock: Callable[[], datetime], latency: float = 0.0) -> None:
+        super().__init__(clock)
+        self.api_key = "fake-waha-api-key"
+        self.hmac_key = "fake-waha-hmac-key"
+        self.latency = latency
+        self.sessions: dict[str, dict[str, Any]] = {}
+        self.paired: set[str] = set()
+        self.history: SyntheticHistory | None = None
+        self._failures: list[tuple[str, int, int]] = []
+        self._qr = itertools.count(1)
+        self._events = itertools.count(1)
+
+    def fail_next(self, path_part: str, *, status: int = 503, times: int = 1) -> None:
+        """Answer the next ``times`` requests whose path contains ``path_part`` with ``status``."""
+        self._failures.append((path_part, status, times))
+
+    def _failure(self, path: str) -> httpx.Response | None:
+        for index, (part, status, times) in enumerate(self._failures):
+            if part in path:
+                if times <= 1:
+                    del self._failures[index]
+                else:
+                    self._failures[index] = (part, status, times - 1)
+                return json_response(status, {"message": "fake failure"})
+        return None
+
+    def config(self, session: str = "default") -> dict[str, Any]:
+        return {
+            "base_url": WAHA_HOST,
+            "session_id": session,
+            "auth": {"type": "api_key", "api_key": self.api_key},
+            "webhook_hmac_key": self.hmac_key,
+        }
+
+    async def handle(self, request: httpx.Request) -> httpx.Response:
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        if request.headers.get("x-api-key") != self.api_key:
+            return json_response(401, {"message": "Unauthorized"})
+        failed = self._failure(request.url.path)
+        if failed is not None:
+            return failed
+        path = request.url.path
+        method = request.method
+        body = json.loads(request.content) if request.content else {}
+        parts = path.strip("/").split("/")
+        if parts[:2] == ["api", "sessions"]:
+            if len(parts) == 2 and method == "POST":
+                self.sessions[body["name"]] = {
+                    "name": body["name"],
+                    "status": "STOPPED",
+                    "config": body.get("config"),
+                }
+                return json_response(201, self.sessions[body["name"]])
+            session = self.sessions.get(parts[2]) if len(parts) > 2 else None
+            if session is None:
+                return json_response(404, {"message": "Session not found"})
+            if len(parts) == 3 and method == "PUT":
+                session["config"] = body.get("config")
+                return json_response(200, session)
+            if len(parts) == 3 and method == "GET":
+                return json_response(
+                    200,
+                    {
+                        **session,
+                        "me": {"id": "15550001111@c.us", "pushName": "Fake Shop"}
+                        if session["status"] == "WORKING"
+                        else None,
+                    },
+                )
+            if len(parts) == 4 and parts[3] in ("start", "restart"):
+                if session["status"] != "WORKING":
+                    paired = parts[2] in self.paired
+                    session["status"] = "WORKING" if paired else "SCAN_QR_CODE"
+                return json_response(201, session)
+            if len(parts) == 4 and parts[3] in ("stop", "logout"):
+                session["status"] = "STOPPED"
+                if parts[3] == "logout":
+                    self.paired.discard(parts[2])
+                return json_response(201, session)
+        if len(parts) == 4 and parts[0] == "api" and parts[2:] == ["auth", "qr"]:
+            return json_response(
+                200, {"value": f"2@fake-pairing-code-{next(self._qr)},{parts[1]},QRKEY=="}
+            )
+        if len(parts) == 3 and parts[0] == "api" and parts[2] == "chats" and self.history:
+            offset = int(request.url.params.get("offset", 0))
+            limit = int(request.url.params.get("limit", 100))
+            chats = [
+                {"id": self.history.chat_id(i), "name": f"Customer {i}"}
+                for i in range(offset, min(offset + limit, self.history.chats))
+            ]
+            return json_response(200, chats)
+        if (
+            len(parts) == 5
+            and parts[0] == "api"
+            and parts[2] == "chats"
+            and parts[4] == "messages"
+            and self.history
+        ):
+            params = request.url.params
+            since = params.get("filter.timestamp.gte")
+            return json_response(
+                200,
+                self.history.messages(
+                    parts[3],
+                    int(params.get("offset", 0)),
+                    int(params.get("limit", 100)),
+                    int(since) if since else None,
+                ),
+            )
+        if (
+            parts[:1] == ["api"]
+            and len(parts) == 2
+            and parts[1] in ("sendText", "sendImage", "sendFile", "sendVoice", "sendVideo")
+        ):
+            chat = str(body.get("chatId"))
+            self.sent.append(SentMessage("waha", chat, parts[1], body))
+            return json_response(
+                201,
+                {
+                    "id": f"true_{chat}_FAKE{next(self._ids)}",
+                    "timestamp": int(self.now().timestamp()),
+                },
+            )
+        if (
+            parts[:1] == ["api"]
+            and len(parts) == 2
+            and parts[1] in ("sendSeen", "reaction", "startTyping", "stopTyping")
+        ):
+            return json_response(200, {})
+        return json_response(404, {"message": f"no fake route for {method} {path}"})
+
+    def _envelope(self, session: str, event: str, payload: dict[str, Any]) -> dict[str, Any]:
+        now = self.now()
+        return {
+            "id": f"evt_fake{next(self._events):020d}",
+            "timestamp": int(now.timestamp() * 1000),
+            "event": event,
+            "session": session,
+            "payload": payload,
+            "engine": "NOWEB",
+        }
+
+    def pair(self, session: str = "default") -> WebhookRequest:
+        """The user scanned the QR code: the session is WORKING and WAHA says so by webhook."""
+        self.paired.add(session)
+        return self.session_status(session, "WORKING")
+
+    def session_status(
+        self, session: str = "default", status: str = "WORKING", *, hmac_key: str | None = None
+    ) -> WebhookRequest:
+        """The session changed state (e.g. ``FAILED``): WAHA's signed ``session.status``."""
+        self.sessions.setdefault(session, {"name": session, "config": None})["status"] = status
+        payload = {"name": session, "status": status}
+        return signed_request(
+            "waha",
+            self._envelope(session, "session.status", payload),
+            hmac_key or self.hmac_key,
+            self.now(),
+        )
+
+    def webhook_url(self, session: str = "default") -> str | None:
+        """The URL the session delivers to (``None`` when no webhook is set)."""
+        config = (self.sessions.get(session) or {}).get("config") or {}
+        hooks = config.get("webhooks") or []
+        return str(hooks[0]["url"]) if hooks else None
+
+    def text_message(
+        self,
+        *,
+        chat_id: str,
+        text: str,
+        session: str = "default",
+        name: str = "Ana",
+        event: str = "message",
+    ) -> WebhookRequest:
+        ident = f"false_{chat_id}_3EBFAKE{next(self._ids)}"
+        payload = {
+            "id": ident,
+            "timestamp": int(self.now().timestamp()),
+            "from": chat_id,
+            "fromMe": False,
+            "source": "app",
+            "to": "15550001111@c.us",
+            "body": text,
+            "hasMedia": False,
+            "ack": 2,
+            "_data": {"notifyName": name},
+        }
+        return signed_request(
+            "waha", self._envelope(session, event, payload), self.hmac_key, self.now()
+        )
