@@ -54,7 +54,7 @@ class ArchiveAdapter(ChannelAdapter[ArchiveConfig]):
     failures: ClassVar[dict[str, list[Exception]]] = {}
     calls: ClassVar[list[tuple[str, str | None]]] = []
 
-    def verify(self, request: WebhookRequest, keys: VerificationKeys) -> None:
+    def check_signature(self, request: WebhookRequest, keys: VerificationKeys) -> None:
         return None
 
     def parse(self, body: bytes, config: ArchiveConfig | None = None) -> list[InboundEvent]:

@@ -19,10 +19,14 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar, runtime_checkable
 import attrs
 import httpx
 
-from ventros_channels.adapters._safe import DEFAULT_LIMITS, ParseLimits, load_json
+from ventros_channels.adapters._safe import DEFAULT_LIMITS, ParseLimits, check_window, load_json
 from ventros_channels.domain.config import ChannelConfig
 from ventros_channels.domain.types import ChannelType
-from ventros_channels.errors import CapabilityNotSupportedError, PlatformError
+from ventros_channels.errors import (
+    CapabilityNotSupportedError,
+    PlatformError,
+    WebhookVerificationError,
+)
 from ventros_channels.http import HttpExecutor, RetryPolicy, error_for_status
 from ventros_channels.messaging.inbound import Attachment, ChatType, InboundEvent, MediaKind
 from ventros_channels.messaging.outbound import OutboundMessage, SendResult
@@ -201,13 +205,43 @@ class ChannelAdapter(ABC, Generic[ConfigT]):
 
     # ------------------------------------------------------------------ sans-IO
 
-    @abstractmethod
+    key_name: ClassVar[str] = "webhook secret"
+    """What the platform calls the secret that authenticates deliveries (for error messages)."""
+
     def verify(self, request: WebhookRequest, keys: VerificationKeys) -> None:
         """Accept the delivery or raise :class:`WebhookVerificationError`.
 
-        Must fail closed: with no secret in ``keys`` reject, unless ``keys.allow_unsigned``.
-        Works on ``request.body`` as received; never parses before verifying.
+        Fails closed: with no secret in ``keys`` the delivery is refused unless
+        ``keys.allow_unsigned``. Then :meth:`check_signature` proves the delivery and
+        :meth:`check_freshness` refuses replays. Works on ``request.body`` as received.
         """
+        if not keys.secrets:
+            if keys.allow_unsigned:
+                return
+            raise WebhookVerificationError(f"no {self.key_name} configured for this channel")
+        self.check_signature(request, keys)
+        self.check_freshness(request, keys)
+
+    @abstractmethod
+    def check_signature(self, request: WebhookRequest, keys: VerificationKeys) -> None:
+        """Prove the delivery with one of ``keys.secrets`` (constant-time), or raise
+        :class:`WebhookVerificationError`. Called only when a secret is configured."""
+
+    def check_freshness(self, request: WebhookRequest, keys: VerificationKeys) -> None:
+        """Refuse a replayed delivery: by default, one whose :meth:`signed_time` lies outside
+        ``self.replay_window``. Schemes that sign a timestamp header override this."""
+        window = getattr(self, "replay_window", None)
+        if window is None:
+            return
+        sent_at = self.signed_time(request.body)
+        if sent_at is not None:  # items without a time rely on their idempotency keys
+            check_window(sent_at, keys.now, window, keys.tolerance)
+
+    def event_key(self, account: str | None, kind: str, *parts: object) -> str:
+        """The idempotency key of an inbound item: stable across the platform's retries of
+        the same delivery, distinct per account, kind and the item's own identifiers."""
+        head = f"{self.channel_type}:{account}" if account else str(self.channel_type)
+        return ":".join((head, kind, *(str(p) for p in parts)))
 
     def handshake(self, request: WebhookRequest, config: ConfigT) -> WebhookResponse | None:
         """Answer a subscription handshake (e.g. Meta's ``hub.challenge`` GET).

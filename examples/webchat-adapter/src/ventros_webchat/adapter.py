@@ -62,11 +62,9 @@ class WebchatAdapter(ChannelAdapter[WebchatConfig]):
     capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.READ_RECEIPTS})
     display_name: ClassVar[str] = "Web chat (example plug-in)"
 
-    def verify(self, request: WebhookRequest, keys: VerificationKeys) -> None:
-        if not keys.secrets:
-            if keys.allow_unsigned:
-                return
-            raise WebhookVerificationError("no signing secret configured for this channel")
+    key_name: ClassVar[str] = "signing secret"
+
+    def check_signature(self, request: WebhookRequest, keys: VerificationKeys) -> None:
         headers = request.headers  # names are stored lower-case
         stamp = headers.get("x-webchat-timestamp")
         if not stamp or not stamp.isdigit():

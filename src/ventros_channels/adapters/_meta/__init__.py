@@ -19,7 +19,6 @@ import httpx
 from ventros_channels.adapters._meta.config import GraphConfig
 from ventros_channels.adapters._safe import (
     ParseLimits,
-    check_window,
     epoch,
     note_malformed,
     timestamp_fields,
@@ -192,20 +191,15 @@ class GraphAdapter(ChannelAdapter[ConfigT], Generic[ConfigT]):
                 newest = when
         return newest
 
-    def verify(self, request: WebhookRequest, keys: VerificationKeys) -> None:
-        if not keys.secrets:
-            if keys.allow_unsigned:
-                return
-            raise WebhookVerificationError("no app secret configured for this channel")
+    key_name: ClassVar[str] = "app secret"
+
+    def check_signature(self, request: WebhookRequest, keys: VerificationKeys) -> None:
         verify_hmac(
             request.headers.get("x-hub-signature-256"),
             request.body,
             keys.secret_bytes(),
             prefix="sha256=",
         )
-        sent_at = self.signed_time(request.body)
-        if sent_at is not None:  # changes that carry no time rely on their idempotency keys
-            check_window(sent_at, keys.now, self.replay_window, keys.tolerance)
 
     def sign(self, body: bytes, secret: str, *, now: datetime | None = None) -> dict[str, str]:
         """Meta signs the body alone; the time plays no part (``now`` optional)."""

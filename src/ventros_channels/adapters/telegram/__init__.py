@@ -40,7 +40,6 @@ from ventros_channels.errors import (
     RateLimitedError,
     RecipientUnavailableError,
     WebhookPayloadError,
-    WebhookVerificationError,
 )
 from ventros_channels.http import error_for_status, parse_retry_after
 from ventros_channels.messaging.inbound import (
@@ -167,11 +166,9 @@ class TelegramAdapter(ChannelAdapter[TelegramConfig]):
 
     # ------------------------------------------------------------------ sans-IO
 
-    def verify(self, request: WebhookRequest, keys: VerificationKeys) -> None:
-        if not keys.secrets:
-            if keys.allow_unsigned:
-                return
-            raise WebhookVerificationError("no secret token configured for this channel")
+    key_name: ClassVar[str] = "secret token"
+
+    def check_signature(self, request: WebhookRequest, keys: VerificationKeys) -> None:
         verify_shared_token(request.header("x-telegram-bot-api-secret-token"), keys.secret_bytes())
 
     def sign(self, body: bytes, secret: str, *, now: datetime | None = None) -> dict[str, str]:

@@ -232,11 +232,9 @@ class WAHAAdapter(ChannelAdapter[WAHAConfig]):
             return None
         return epoch(envelope.get("timestamp"), 1000) if isinstance(envelope, dict) else None
 
-    def verify(self, request: WebhookRequest, keys: VerificationKeys) -> None:
-        if not keys.secrets:
-            if keys.allow_unsigned:
-                return
-            raise WebhookVerificationError("no HMAC key configured for this channel")
+    key_name: ClassVar[str] = "HMAC key"
+
+    def check_signature(self, request: WebhookRequest, keys: VerificationKeys) -> None:
         headers = request.headers  # names are stored lower-case
         algorithm = headers.get("x-webhook-hmac-algorithm")
         if algorithm is not None and algorithm.lower() != "sha512":
@@ -244,6 +242,8 @@ class WAHAAdapter(ChannelAdapter[WAHAConfig]):
         verify_hmac(
             headers.get("x-webhook-hmac"), request.body, keys.secret_bytes(), algorithm="sha512"
         )
+
+    def check_freshness(self, request: WebhookRequest, keys: VerificationKeys) -> None:
         try:
             envelope = self.load_json(request.body)
         except WebhookPayloadError:
