@@ -26,6 +26,10 @@ TENANT = "contract-tenant"
 TIMEOUT = timedelta(minutes=30)
 
 
+def _inbound(at: datetime) -> Callable[[Conversation], Conversation]:
+    return lambda conversation: conversation.record_inbound(at, timeout=TIMEOUT)
+
+
 def _more_sessions(conversation: Conversation) -> Conversation:
     return attrs.evolve(conversation, sessions=conversation.sessions + 1)
 
@@ -115,7 +119,7 @@ class ConversationStoreContract(TimedContract):
             await store.update(
                 channel,
                 chat,
-                lambda c, at=at: c.record_inbound(at, timeout=TIMEOUT),
+                _inbound(at),
                 tenant_id=TENANT,
                 at=at,
             )
@@ -150,7 +154,7 @@ class ConversationStoreContract(TimedContract):
             await store.update(
                 channel,
                 "repeat",
-                lambda c, at=at: c.record_inbound(at, timeout=TIMEOUT),
+                _inbound(at),
                 tenant_id=TENANT,
                 at=at,
             )
