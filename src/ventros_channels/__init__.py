@@ -6,6 +6,12 @@ The public API is what this module exports; everything else is private and may c
 from ventros_channels._version import __version__
 from ventros_channels.cache import ChannelCache, InMemoryChannelCache
 from ventros_channels.clock import Clock, SystemClock
+from ventros_channels.contacts import AliasGroup, ContactAliasStore, InMemoryContactAliasStore
+from ventros_channels.conversations import (
+    Conversation,
+    ConversationStore,
+    InMemoryConversationStore,
+)
 from ventros_channels.domain import (
     DEFAULT_RECENT_WINDOW,
     EVENT_TYPES,
@@ -81,6 +87,7 @@ from ventros_channels.errors import (
     InvalidRequestError,
     InvalidTransitionError,
     InvariantError,
+    MessagingWindowClosedError,
     NotStartedError,
     OutsideMessagingWindowError,
     PermissionDeniedError,
@@ -102,6 +109,7 @@ from ventros_channels.errors import (
     WebhookVerificationError,
 )
 from ventros_channels.inbox import Delivery, Inbox, InboxStats, InMemoryInbox, Leased
+from ventros_channels.messaging.window import MessagingWindow, MessagingWindowRule
 from ventros_channels.publisher import EventPublisher, InMemoryEventPublisher
 from ventros_channels.repository import ChannelFilters, ChannelPage, ChannelRepository
 from ventros_channels.services import (
@@ -111,12 +119,14 @@ from ventros_channels.services import (
     DeadLetter,
     DispatcherStats,
     EventHandler,
+    HandlerContext,
     HandlerRetry,
     IntakeSettings,
     WebhookDispatcher,
     WebhookStatus,
     Worker,
     current_delivery,
+    current_handler_context,
 )
 
 __all__ = [
@@ -129,6 +139,7 @@ __all__ = [
     "AdapterError",
     "AdapterLoadError",
     "AdapterNotFoundError",
+    "AliasGroup",
     "AuthenticationError",
     "CapabilityNotSupportedError",
     "Channel",
@@ -156,6 +167,9 @@ __all__ = [
     "ChatMigratedError",
     "Clock",
     "ConcurrencyError",
+    "ContactAliasStore",
+    "Conversation",
+    "ConversationStore",
     "CorruptChannelError",
     "DeadLetter",
     "Delivery",
@@ -165,6 +179,7 @@ __all__ = [
     "EventHandler",
     "EventPublisher",
     "FieldError",
+    "HandlerContext",
     "HandlerRetry",
     "HistoryImport",
     "HistoryImportCompleted",
@@ -174,6 +189,8 @@ __all__ = [
     "HistoryImportState",
     "ImportStrategy",
     "InMemoryChannelCache",
+    "InMemoryContactAliasStore",
+    "InMemoryConversationStore",
     "InMemoryEventPublisher",
     "InMemoryInbox",
     "Inbox",
@@ -189,6 +206,9 @@ __all__ = [
     "InvalidTransitionError",
     "InvariantError",
     "Leased",
+    "MessagingWindow",
+    "MessagingWindowClosedError",
+    "MessagingWindowRule",
     "MessengerConfig",
     "MetricsDelta",
     "NotStartedError",
@@ -235,6 +255,7 @@ __all__ = [
     "check_transition",
     "config_model_for",
     "current_delivery",
+    "current_handler_context",
     "event_from_dict",
     "parse_config",
     "register_config_model",
