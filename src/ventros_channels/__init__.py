@@ -11,6 +11,12 @@ from ventros_channels.adapters.waha.config import WAHAApiKeyAuth, WAHABasicAuth,
 from ventros_channels.adapters.whatsapp_cloud.config import WhatsAppCloudConfig
 from ventros_channels.cache import ChannelCache, InMemoryChannelCache
 from ventros_channels.clock import Clock, SystemClock
+from ventros_channels.contacts import AliasGroup, ContactAliasStore, InMemoryContactAliasStore
+from ventros_channels.conversations import (
+    Conversation,
+    ConversationStore,
+    InMemoryConversationStore,
+)
 from ventros_channels.domain import (
     DEFAULT_RECENT_WINDOW,
     EVENT_TYPES,
@@ -79,6 +85,7 @@ from ventros_channels.errors import (
     InvalidRequestError,
     InvalidTransitionError,
     InvariantError,
+    MessagingWindowClosedError,
     NotStartedError,
     OutsideMessagingWindowError,
     PermissionDeniedError,
@@ -100,6 +107,7 @@ from ventros_channels.errors import (
     WebhookVerificationError,
 )
 from ventros_channels.inbox import Delivery, Inbox, InboxStats, InMemoryInbox, Leased
+from ventros_channels.messaging.window import MessagingWindow, MessagingWindowRule
 from ventros_channels.publisher import EventPublisher, InMemoryEventPublisher
 from ventros_channels.repository import ChannelFilters, ChannelPage, ChannelRepository
 from ventros_channels.services import (
@@ -109,12 +117,14 @@ from ventros_channels.services import (
     DeadLetter,
     DispatcherStats,
     EventHandler,
+    HandlerContext,
     HandlerRetry,
     IntakeSettings,
     WebhookDispatcher,
     WebhookStatus,
     Worker,
     current_delivery,
+    current_handler_context,
 )
 
 __all__ = [
@@ -127,6 +137,7 @@ __all__ = [
     "AdapterError",
     "AdapterLoadError",
     "AdapterNotFoundError",
+    "AliasGroup",
     "AuthenticationError",
     "CapabilityNotSupportedError",
     "Channel",
@@ -154,6 +165,9 @@ __all__ = [
     "ChatMigratedError",
     "Clock",
     "ConcurrencyError",
+    "ContactAliasStore",
+    "Conversation",
+    "ConversationStore",
     "CorruptChannelError",
     "DeadLetter",
     "Delivery",
@@ -163,6 +177,7 @@ __all__ = [
     "EventHandler",
     "EventPublisher",
     "FieldError",
+    "HandlerContext",
     "HandlerRetry",
     "HistoryImport",
     "HistoryImportCompleted",
@@ -172,6 +187,8 @@ __all__ = [
     "HistoryImportState",
     "ImportStrategy",
     "InMemoryChannelCache",
+    "InMemoryContactAliasStore",
+    "InMemoryConversationStore",
     "InMemoryEventPublisher",
     "InMemoryInbox",
     "Inbox",
@@ -187,6 +204,9 @@ __all__ = [
     "InvalidTransitionError",
     "InvariantError",
     "Leased",
+    "MessagingWindow",
+    "MessagingWindowClosedError",
+    "MessagingWindowRule",
     "MessengerConfig",
     "MetricsDelta",
     "NotStartedError",
@@ -233,6 +253,7 @@ __all__ = [
     "check_transition",
     "config_model_for",
     "current_delivery",
+    "current_handler_context",
     "event_from_dict",
     "parse_config",
     "register_config_model",

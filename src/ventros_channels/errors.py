@@ -33,6 +33,7 @@ so ``except VentrosChannelsError`` catches them all. The tree::
         ├── RateLimitedError            throttled; ``retry_after`` seconds     (retryable)
         ├── RecipientUnavailableError   blocked, deactivated, not on platform  (permanent)
         ├── OutsideMessagingWindowError 24 h / 7 d window closed               (permanent)
+        │   └── MessagingWindowClosedError  refused here, before any request
         ├── InvalidRequestError         bad parameter                          (permanent)
         │   └── ChatMigratedError       Telegram group became a supergroup
         ├── ResourceNotFoundError       session / media / chat not found       (permanent)
@@ -47,6 +48,7 @@ field names, codes and the platform's own descriptions (with configured secrets 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import NoReturn, TypedDict
 
 import attrs
@@ -75,6 +77,7 @@ __all__ = [
     "InvalidRequestError",
     "InvalidTransitionError",
     "InvariantError",
+    "MessagingWindowClosedError",
     "NotStartedError",
     "OutboxError",
     "OutboxUnavailableError",
@@ -429,6 +432,32 @@ class RecipientUnavailableError(PlatformError):
 
 class OutsideMessagingWindowError(PlatformError):
     """The free-form messaging window closed; send a template or a tagged message."""
+
+
+class MessagingWindowClosedError(OutsideMessagingWindowError):
+    """The library refused a send before any request: the chat's messaging window is closed
+    for this kind of message (the customer last wrote longer ago than the platform allows).
+
+    ``chat_id`` names the chat, ``last_inbound_at`` is the customer's last message the library
+    saw (``None``: none), ``closed_at`` when free-form messages stopped being accepted. Send a
+    template (WhatsApp) or a tagged message (Messenger, Instagram), or wait for the customer.
+    A subclass of the platform's own refusal, so ``except OutsideMessagingWindowError``
+    catches both.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        chat_id: str | None = None,
+        last_inbound_at: datetime | None = None,
+        closed_at: datetime | None = None,
+        **kw: Unpack[PlatformErrorDetails],
+    ) -> None:
+        self.chat_id = chat_id
+        self.last_inbound_at = last_inbound_at
+        self.closed_at = closed_at
+        super().__init__(message, **kw)
 
 
 class InvalidRequestError(PlatformError):

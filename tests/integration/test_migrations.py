@@ -19,12 +19,22 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ventros_channels import InvalidInputError
 from ventros_channels.cli import cli
-from ventros_channels.sql import SqlChannelRepository, SqlInbox, SqlOutbox, create_engine, migrate
+from ventros_channels.sql import (
+    SqlChannelRepository,
+    SqlContactAliasStore,
+    SqlConversationStore,
+    SqlInbox,
+    SqlOutbox,
+    create_engine,
+    migrate,
+)
 from ventros_channels.sql.migrations import postgresql_migrations
 from ventros_channels.testing import FixedClock
 from ventros_channels.testing.factories import DEFAULT_TENANT, ChannelFactory
 
-HEAD = ("vc0001",)
+HEAD = ("vc0002",)
+RELEASE_BEFORE_ALEMBIC = "vc0001"
+"""The revision that is exactly the schema of the releases before Alembic (SQL files 0001-0005)."""
 TRIGRAM = "ix_channels_search_trgm"
 
 Target = tuple[AsyncEngine, str | None]
@@ -55,7 +65,7 @@ async def indexes(engine: AsyncEngine, schema: str | None, table: str) -> set[st
 async def previous_release(engine: AsyncEngine, schema: str | None, files: int = 5) -> None:
     """The schema as the release before Alembic built it: the plain SQL files 0001-0005 on
     PostgreSQL, ``create_schema()`` on SQLite (which has no SQL files)."""
-    if engine.dialect.name == "sqlite":
+    if engine.dialect.name == "sqlite":  # the stores of that release, not the newer ones
         await SqlChannelRepository(engine, event_outbox=True).create_schema()
         await SqlInbox(engine).create_schema()
         await SqlOutbox(engine).create_schema()
@@ -156,9 +166,38 @@ async def test_previous_release_database_upgrades_in_place(target: Target) -> No
 
 
 async def test_stamp_adopts_a_previous_release_database(target: Target) -> None:
+    """Stamped at the revision that is its schema, it lacks only the later tables, which the
+    next upgrade adds."""
     engine, schema = target
     await previous_release(engine, schema)
-    await migrate.stamp(engine, "head", schema=schema)
+    await migrate.stamp(engine, RELEASE_BEFORE_ALEMBIC, schema=schema)
+    assert await migrate.current(engine, schema=schema) == (RELEASE_BEFORE_ALEMBIC,)
+    missing = {d[1].name for d in await migrate.drift(engine, schema=schema) if d[0] == "add_table"}
+    assert missing == {"channel_conversations", "contact_aliases"}
+    await migrate.upgrade(engine, schema=schema)
+    assert await migrate.current(engine, schema=schema) == HEAD
+    assert await migrate.drift(engine, schema=schema) == []
+
+
+async def test_downgrade_one_revision_drops_only_the_new_tables(target: Target) -> None:
+    engine, schema = target
+    await migrate.upgrade(engine, schema=schema)
+    await migrate.downgrade(engine, RELEASE_BEFORE_ALEMBIC, schema=schema)
+    left = await tables(engine, schema)
+    assert {"channel_conversations", "contact_aliases"}.isdisjoint(left)
+    assert {"channels", "channel_inbox", "channel_outbox", "channel_events"} <= left
+    await migrate.upgrade(engine, schema=schema)
+    assert await migrate.drift(engine, schema=schema) == []
+
+
+async def test_new_tables_built_by_create_schema_are_adopted(target: Target) -> None:
+    """A database whose conversation and alias tables came from the stores' create_schema()
+    upgrades without touching them."""
+    engine, schema = target
+    await migrate.upgrade(engine, RELEASE_BEFORE_ALEMBIC, schema=schema)
+    await SqlConversationStore(engine, schema=schema).create_schema()
+    await SqlContactAliasStore(engine, schema=schema).create_schema()
+    await migrate.upgrade(engine, schema=schema)
     assert await migrate.current(engine, schema=schema) == HEAD
     assert await migrate.drift(engine, schema=schema) == []
 
@@ -214,12 +253,12 @@ def test_cli_upgrade_current_history_downgrade_on_sqlite(tmp_path: Path) -> None
     assert "base" in before.output
     up = _db("upgrade", env={migrate.URL_ENV: url})
     assert up.exit_code == 0, up.output
-    assert "at vc0001" in up.output
+    assert "at vc0002" in up.output
     now = _db("current", "--url", url)
-    assert now.output.strip() == "at vc0001"
+    assert now.output.strip() == "at vc0002"
     history = _db("history")
     assert history.exit_code == 0
-    assert history.output.startswith("vc0001 (head) ")
+    assert history.output.startswith("vc0002 (head) ")
     down = _db("downgrade", "base", "--url", url)
     assert down.exit_code == 0, down.output
     assert "at base" in down.output
@@ -234,7 +273,7 @@ def test_cli_stamp_and_errors(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
     stamped = _db("stamp", "head", "--url", url)
     assert stamped.exit_code == 0, stamped.output
-    assert "at vc0001" in stamped.output
+    assert "at vc0002" in stamped.output
     bad = _db("upgrade", "nope", "--url", url)
     assert bad.exit_code == 2
     assert "InvalidInputError" in bad.output
@@ -325,7 +364,7 @@ async def test_host_alembic_runs_the_library_revisions(target: Target, tmp_path:
 
     async with engine.begin() as conn:
         heads, filtered, unfiltered = await conn.run_sync(host_upgrade)
-    assert heads == {"host0001", "vc0001"}  # both branches in the host's alembic_version
+    assert heads == {"host0001", "vc0002"}  # both branches in the host's alembic_version
     assert filtered == []  # the host's autogenerate leaves the library's tables alone
     assert {d[1].name for d in unfiltered if d[0] == "remove_table"} >= {"channels"}
     assert await tables(engine, schema) >= {*migrate.TABLE_NAMES, "host_notes"}

@@ -14,6 +14,8 @@ from ventros_channels import RepositoryError
 from ventros_channels.sql import (
     ConfigCipher,
     SqlChannelRepository,
+    SqlContactAliasStore,
+    SqlConversationStore,
     SqlInbox,
     SqlOutbox,
     postgresql_migrations,
@@ -160,6 +162,8 @@ async def test_postgres_migration_file_builds_the_same_schema_as_create_schema(
         ).create_schema()
         await SqlInbox(postgres_engine, schema=by_code).create_schema()
         await SqlOutbox(postgres_engine, schema=by_code).create_schema()
+        await SqlConversationStore(postgres_engine, schema=by_code).create_schema()
+        await SqlContactAliasStore(postgres_engine, schema=by_code).create_schema()
         async with postgres_engine.begin() as conn:
             await conn.exec_driver_sql(f'CREATE SCHEMA "{by_file}"')
             await conn.exec_driver_sql(f'SET LOCAL search_path TO "{by_file}", public')
@@ -182,6 +186,8 @@ async def test_postgres_migration_file_builds_the_same_schema_as_create_schema(
             "channel_inbox",
             "channel_outbox",
             "channel_events",
+            "channel_conversations",
+            "contact_aliases",
         }
         repo = SqlChannelRepository(postgres_engine, schema=by_file, clock=fixed_clock)
         ch = ChannelFactory(fixed_clock)(active=True)

@@ -30,6 +30,7 @@ from ventros_channels.errors import (
 from ventros_channels.http import HttpExecutor, RetryPolicy, error_for_status
 from ventros_channels.messaging.inbound import Attachment, ChatType, InboundEvent, MediaKind
 from ventros_channels.messaging.outbound import OutboundMessage, SendResult
+from ventros_channels.messaging.window import MessagingWindowRule
 from ventros_channels.ratelimit import RateLimit
 from ventros_channels.webhooks.request import VerificationKeys, WebhookRequest, WebhookResponse
 
@@ -159,6 +160,10 @@ class ChannelAdapter(ABC, Generic[ConfigT]):
     """The platform's published send limits; a ``SendRateLimiter`` keeps sends within them."""
     """Whether ``verify`` proves the body itself (an HMAC over it). ``False`` for shared-token
     schemes (Telegram), where a changed body with the right token is accepted."""
+    messaging_window: ClassVar[MessagingWindowRule | None] = None
+    """How long after the customer's last message free-form sends are accepted, and what may
+    go out after that (``None``: the platform has no such window). The service refuses a send
+    the rule does not allow before any request (see :mod:`ventros_channels.messaging.window`)."""
     content_types: ClassVar[frozenset[str]] = frozenset({"application/json"})
     """Media types the platform posts webhooks with; a delivery that declares another one is
     refused with 415 before verification (one that declares none is checked as usual)."""

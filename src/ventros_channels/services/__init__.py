@@ -15,6 +15,11 @@ from ventros_channels.services.dispatcher import (
     WebhookDispatcher,
     with_session_status,
 )
+from ventros_channels.services.handler_context import (
+    ContextHandler,
+    HandlerContext,
+    current_handler_context,
+)
 from ventros_channels.services.requests import (
     ActivateSessionRequest,
     ConfigureWebhookRequest,
@@ -35,10 +40,12 @@ __all__ = [
     "ChannelReport",
     "ChannelService",
     "ConfigureWebhookRequest",
+    "ContextHandler",
     "CreateChannelRequest",
     "DeadLetter",
     "DispatcherStats",
     "EventHandler",
+    "HandlerContext",
     "HandlerRetry",
     "ImportHistoryRequest",
     "IntakeSettings",
@@ -49,5 +56,6 @@ __all__ = [
     "WorkerHealth",
     "WorkerStats",
     "current_delivery",
+    "current_handler_context",
     "with_session_status",
 ]

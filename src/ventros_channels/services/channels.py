@@ -22,12 +22,19 @@ from ventros_channels.adapters.base import (
     Capability,
     ChannelAdapter,
     ConnectionInfo,
+    MediaContent,
     SessionPairing,
     WebhookInfo,
 )
 from ventros_channels.adapters.registry import AdapterRegistry, default_registry
 from ventros_channels.cache import ChannelCache
 from ventros_channels.clock import Clock, SystemClock
+from ventros_channels.contacts import ContactAliasStore
+from ventros_channels.conversations import (
+    DEFAULT_SESSION_TIMEOUT,
+    ConversationStore,
+    session_timeout,
+)
 from ventros_channels.domain.channel import QR_CODE_TTL, Channel
 from ventros_channels.domain.config import ChannelConfig
 from ventros_channels.domain.types import ChannelStatus, ChannelType, WAHASessionStatus
@@ -39,20 +46,24 @@ from ventros_channels.errors import (
     ConcurrencyError,
     InvalidTransitionError,
     InvariantError,
+    MessagingWindowClosedError,
     PermissionDeniedError,
     PlatformError,
     PlatformSyncError,
     ResourceNotFoundError,
     UnknownSessionStatusError,
 )
-from ventros_channels.messaging.inbound import SessionStatusChanged
+from ventros_channels.messaging.inbound import Attachment, SessionStatusChanged
 from ventros_channels.messaging.outbound import OutboundMessage, SendResult
+from ventros_channels.messaging.window import MessagingWindow
 from ventros_channels.outbox import InMemoryOutbox, Outbox
 from ventros_channels.publisher import EventPublisher, InMemoryEventPublisher
 from ventros_channels.ratelimit import SendRateLimiter
 from ventros_channels.repository import ChannelRepository
 from ventros_channels.services.dispatcher import WebhookDispatcher
+from ventros_channels.services.handler_context import ContextHandler, with_handler_context
 from ventros_channels.services.sending import OutboundSender, SendWorker, derive_send_key
+from ventros_channels.services.tracking import track_events
 from ventros_channels.services.worker import EventHandler
 
 __all__ = ["ActivationResult", "ChannelReport", "ChannelService", "WebhookStatus"]
@@ -133,9 +144,10 @@ class ChannelReport:
     uptime_percentage: float | None = None
     """Share of the time since the first connection spent ``active``, 0-100."""
     sessions_created: int | None = None
-    """Conversations started: not observed by the library (always ``None``)."""
+    """Sessions started in the channel's chats (``None`` when the service keeps no
+    conversations)."""
     active_sessions: int | None = None
-    """Conversations open now: not observed by the library (always ``None``)."""
+    """Sessions running now (``None`` when the service keeps no conversations)."""
     not_observed: tuple[str, ...] = ("sessions_created", "active_sessions")
 
 
@@ -172,6 +184,10 @@ class ChannelService:
         timer: Callable[[], float] = time.perf_counter,
         cache: ChannelCache | None = None,
         rate_limiter: SendRateLimiter | None = None,
+        conversations: ConversationStore | None = None,
+        contacts: ContactAliasStore | None = None,
+        session_timeout: timedelta = DEFAULT_SESSION_TIMEOUT,
+        enforce_messaging_windows: bool = True,
     ) -> None:
         self.repository = repository
         self.http = http
@@ -192,6 +208,16 @@ class ChannelService:
         """Monotonic seconds, for the time a platform takes to answer a send."""
         self.rate_limiter = rate_limiter
         """Holds sends within the platforms' rate limits (see :mod:`ventros_channels.ratelimit`)."""
+        self.conversations = conversations
+        """Where each chat's conversation is kept (sessions, last inbound and outbound times):
+        fed by the dispatcher's workers and by sends; ``None`` keeps none."""
+        self.contacts = contacts
+        """Where the ids of one person are linked, fed from inbound events' sender aliases."""
+        self.session_timeout = session_timeout
+        """How long a session lasts without activity on channels that set no timeout."""
+        self.enforce_messaging_windows = enforce_messaging_windows
+        """Refuse sends outside the platform's messaging window before any request (needs
+        ``conversations``); ``False`` only tracks the windows."""
 
     # ------------------------------------------------------------------ plumbing
 
@@ -618,6 +644,80 @@ class ChannelService:
             )
         return await self._commit(channel)
 
+    async def messaging_window(
+        self, channel_id: UUID, chat_id: str, *, tenant_id: str
+    ) -> MessagingWindow:
+        """Whether ``chat_id`` can be written to freely now, from the customer's last message
+        the service recorded (see :mod:`ventros_channels.messaging.window`)."""
+        channel = await self._load(channel_id, tenant_id)
+        last = await self._last_inbound(channel, chat_id)
+        rule = self.adapter_for(channel).messaging_window
+        if rule is None:
+            return MessagingWindow.unrestricted(last)
+        return rule.window(last, self.clock.now())
+
+    async def download_media(
+        self, channel_id: UUID, attachment: Attachment, *, tenant_id: str
+    ) -> MediaContent:
+        """The bytes behind an inbound attachment, fetched with the channel's credentials
+        (capability ``media_download``)."""
+        channel = await self._load(channel_id, tenant_id)
+        adapter = self.adapter_for(channel)
+        adapter.require(Capability.MEDIA_DOWNLOAD)
+        content: MediaContent = await adapter.download_media(self.http, channel.config, attachment)
+        return content
+
+    async def _last_inbound(self, channel: Channel, chat_id: str) -> datetime | None:
+        if self.conversations is None:
+            return None
+        found = await self.conversations.get(channel.id, chat_id, tenant_id=channel.tenant_id)
+        return None if found is None else found.last_inbound_at
+
+    async def _check_window(self, channel: Channel, message: OutboundMessage) -> None:
+        """Refuse, before any request, a message the platform's window no longer allows."""
+        rule = self.adapter_for(channel).messaging_window
+        if rule is None or self.conversations is None or not self.enforce_messaging_windows:
+            return
+        last = await self._last_inbound(channel, message.to)
+        now = self.clock.now()
+        if rule.allows(message.kind, message.tag, last, now):
+            return
+        closed = None if last is None else last + rule.free_form
+        raise MessagingWindowClosedError(
+            f"the messaging window of this chat is closed for a {message.kind} message "
+            + (
+                "(the customer never wrote)"
+                if last is None
+                else f"since {closed:%Y-%m-%d %H:%M} UTC"
+            )
+            + "; send a template or a tagged message, or wait for the customer",
+            chat_id=message.to,
+            last_inbound_at=last,
+            closed_at=closed,
+            platform=str(channel.channel_type),
+        )
+
+    async def _record_outbound(self, channel: Channel, chat_id: str, at: datetime) -> None:
+        """Count a send as activity in the chat's conversation (best effort: the message went
+        out, so a store failure is logged, never raised)."""
+        if self.conversations is None:
+            return
+        timeout = session_timeout(channel.default_session_timeout_minutes, self.session_timeout)
+        try:
+            await self.conversations.update(
+                channel.id,
+                chat_id,
+                lambda c: c.record_outbound(at, timeout=timeout),
+                tenant_id=channel.tenant_id,
+                at=at,
+            )
+        except Exception as exc:
+            logger.warning(
+                "send to a chat of %s not recorded in its conversation: %s",
+                channel.id,
+                type(exc).__name__,
+            )
+
     async def send(
         self,
         channel_id: UUID,
@@ -642,6 +742,7 @@ class ChannelService:
         channel = await self._load(channel_id, tenant_id)
         if channel.status not in _SENDING:
             raise ChannelInactiveError(str(channel.id), channel.status.value)
+        await self._check_window(channel, message)
         if queued:
             return await self.sender.enqueue(
                 channel.id, tenant_id, message, key=key, platform=str(channel.channel_type)
@@ -679,6 +780,7 @@ class ChannelService:
                 sent=1, last_message_at=now, send_time_ms=min(took, 600_000), timed_sends=1
             )
             await self.repository.record_metrics(channel.id, delta, tenant_id=tenant_id)
+            await self._record_outbound(channel, message.to, now)
         if channel.status is not ChannelStatus.ACTIVE and channel.mark_reachable("send"):
             try:
                 await self._commit(channel)
@@ -687,14 +789,26 @@ class ChannelService:
         return result
 
     def webhook_dispatcher(
-        self, handler: EventHandler | None = None, **options: Any
+        self, handler: EventHandler | ContextHandler | None = None, **options: Any
     ) -> WebhookDispatcher:
         """A :class:`WebhookDispatcher` wired to this service: same repository, registry, clock
         and publisher; platform session statuses applied through :meth:`on_session_status`;
         sends confirmed in this service's outbox; and the service's changes reaching the
         dispatcher, so a deactivated channel stops being served at once. ``options`` go to
         the dispatcher.
+
+        ``handler`` may take a third parameter, the event's
+        :class:`~ventros_channels.services.handler_context.HandlerContext` (``ctx.reply``,
+        ``ctx.react``...); before it runs, the event is recorded in the service's
+        conversations and contact aliases when it has them.
         """
+        if handler is not None:
+            handler = track_events(
+                with_handler_context(handler, self),
+                conversations=self.conversations,
+                contacts=self.contacts,
+                default_timeout=self.session_timeout,
+            )
         options.setdefault("registry", self.registry)
         options.setdefault("clock", self.clock)
         options.setdefault("publisher", self.publisher)
@@ -728,10 +842,20 @@ class ChannelService:
     async def report(self, channel_id: UUID, *, tenant_id: str) -> ChannelReport:
         """The channel report: counters, rates, response time and uptime (GenerateChannelReport).
 
-        Conversations (sessions) belong to the host, not to this library, so their counts are
+        The session figures come from the service's conversations; without them they are
         reported as not observed.
         """
         channel = await self.repository.get(channel_id, tenant_id=tenant_id)
+        sessions: dict[str, Any] = {}
+        if self.conversations is not None:
+            figures = await self.conversations.session_metrics(
+                channel.id, tenant_id=tenant_id, now=self.clock.now()
+            )
+            sessions = {
+                "sessions_created": figures.sessions_created,
+                "active_sessions": figures.active_sessions,
+                "not_observed": (),
+            }
         m = channel.metrics
         uptime = channel.uptime(self.clock.now())
         handled = m.messages_received + m.messages_sent
@@ -753,4 +877,5 @@ class ChannelService:
             last_error=m.last_error,
             average_response_time_ms=m.average_send_time_ms,
             uptime_percentage=None if uptime is None else round(uptime * 100, 3),
+            **sessions,
         )

@@ -23,6 +23,8 @@ __all__ = [
     "TIMESTAMP_COLUMNS",
     "TRIGRAM_OPTION",
     "UTCDateTime",
+    "build_aliases_table",
+    "build_conversations_table",
     "build_events_table",
     "build_inbox_table",
     "build_outbox_table",
@@ -346,4 +348,47 @@ def build_inbox_table(metadata: sa.MetaData, name: str = "channel_inbox") -> sa.
     partial("held", held, c.channel_id, c.ordering_key)
     partial("done", state_is("done"), c.finished_at)
     partial("dead", state_is("dead"), c.channel_id, c.id)
+    return table
+
+
+def build_conversations_table(
+    metadata: sa.MetaData, name: str = "channel_conversations"
+) -> sa.Table:
+    """Declare the conversations: one row per (channel, chat); ``expires_at`` is when the
+    running session ends, so the active sessions are one range over the index."""
+    table = sa.Table(
+        name,
+        metadata,
+        sa.Column("channel_id", sa.Uuid(), primary_key=True),
+        sa.Column("chat_id", sa.Text(), primary_key=True),
+        sa.Column("tenant_id", sa.Text(), nullable=False),
+        sa.Column("first_seen_at", UTCDateTime(), nullable=False),
+        sa.Column("session_started_at", UTCDateTime()),
+        sa.Column("last_inbound_at", UTCDateTime()),
+        sa.Column("last_outbound_at", UTCDateTime()),
+        sa.Column("expires_at", UTCDateTime()),
+        sa.Column("closed_at", UTCDateTime()),
+        sa.Column("pipeline_id", sa.Uuid()),
+        sa.Column("sessions", sa.Integer(), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+    )
+    c = table.c
+    sa.Index(f"ix_{name}_expires", c.channel_id, c.expires_at)
+    sa.Index(f"ix_{name}_started", c.channel_id, c.session_started_at)
+    return table
+
+
+def build_aliases_table(metadata: sa.MetaData, name: str = "contact_aliases") -> sa.Table:
+    """Declare the contact aliases: one row per (tenant, channel, alias) naming its group."""
+    table = sa.Table(
+        name,
+        metadata,
+        sa.Column("tenant_id", sa.Text(), primary_key=True),
+        sa.Column("channel_id", sa.Uuid(), primary_key=True),
+        sa.Column("alias", sa.Text(), primary_key=True),
+        sa.Column("group_id", sa.Uuid(), nullable=False),
+        sa.Column("linked_at", UTCDateTime(), nullable=False),
+    )
+    c = table.c
+    sa.Index(f"ix_{name}_group", c.tenant_id, c.channel_id, c.group_id)
     return table

@@ -41,6 +41,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ventros_channels.errors import FieldError, InvalidInputError
 from ventros_channels.sql._schema import (
+    build_aliases_table,
+    build_conversations_table,
     build_events_table,
     build_inbox_table,
     build_outbox_table,
@@ -80,7 +82,14 @@ URL_ENV = "VENTROS_DATABASE_URL"
 """Environment variable the CLI reads the database URL from when ``--url`` is not given."""
 VERSIONS_RESOURCE = "ventros_channels.sql:alembic/versions"
 """The revisions as a package resource, for the host's ``version_locations``."""
-TABLE_NAMES: tuple[str, ...] = ("channels", "channel_inbox", "channel_outbox", "channel_events")
+TABLE_NAMES: tuple[str, ...] = (
+    "channels",
+    "channel_inbox",
+    "channel_outbox",
+    "channel_events",
+    "channel_conversations",
+    "contact_aliases",
+)
 """The tables the migrations manage (their default names)."""
 
 _LIBRARY_NAMES = frozenset((*TABLE_NAMES, VERSION_TABLE))
@@ -92,7 +101,7 @@ def script_location() -> str:
 
 
 def target_metadata(schema: str | None = None, *, dialect: str = "postgresql") -> sa.MetaData:
-    """All four tables as the code declares them (what ``create_schema()`` builds).
+    """All the tables as the code declares them (what the stores' ``create_schema()`` build).
 
     The trigram index of ``channels`` is declared for PostgreSQL only, as there is no such
     index on SQLite.
@@ -102,6 +111,8 @@ def target_metadata(schema: str | None = None, *, dialect: str = "postgresql") -
     build_inbox_table(metadata)
     build_outbox_table(metadata)
     build_events_table(metadata)
+    build_conversations_table(metadata)
+    build_aliases_table(metadata)
     return metadata
 
 

@@ -43,6 +43,7 @@ from ventros_channels.messaging.outbound import (
     TextMessage,
     Typing,
 )
+from ventros_channels.messaging.window import INSTAGRAM_WINDOW, MessagingWindowRule
 
 __all__ = ["InstagramAdapter"]
 
@@ -56,6 +57,7 @@ class InstagramAdapter(PageMessagingAdapter[InstagramConfig]):
     config_model: ClassVar[type[ChannelConfig]] = InstagramConfig
     graph_object: ClassVar[str] = "instagram"
     display_name: ClassVar[str] = "Instagram messaging"
+    messaging_window: ClassVar[MessagingWindowRule | None] = INSTAGRAM_WINDOW
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {
             Capability.INBOUND_MEDIA,

@@ -42,6 +42,7 @@ from ventros_channels.messaging.outbound import (
     TextMessage,
     Typing,
 )
+from ventros_channels.messaging.window import MESSENGER_WINDOW, MessagingWindowRule
 from ventros_channels.ratelimit import RateLimit
 
 __all__ = ["SUBSCRIBED_FIELDS", "MessengerAdapter", "PageMessagingAdapter"]
@@ -191,6 +192,7 @@ class MessengerAdapter(PageMessagingAdapter[MessengerConfig]):
     config_model: ClassVar[type[ChannelConfig]] = MessengerConfig
     graph_object: ClassVar[str] = "page"
     display_name: ClassVar[str] = "Facebook Messenger"
+    messaging_window: ClassVar[MessagingWindowRule | None] = MESSENGER_WINDOW
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {
             Capability.INBOUND_MEDIA,

@@ -62,6 +62,7 @@ from ventros_channels.messaging.outbound import (
     TextMessage,
     Typing,
 )
+from ventros_channels.messaging.window import WHATSAPP_CLOUD_WINDOW, MessagingWindowRule
 from ventros_channels.ratelimit import RateLimit
 
 __all__ = ["WhatsAppCloudAdapter"]
@@ -102,6 +103,7 @@ class WhatsAppCloudAdapter(GraphAdapter[WhatsAppCloudConfig]):
     config_model: ClassVar[type[ChannelConfig]] = WhatsAppCloudConfig
     graph_object: ClassVar[str] = "whatsapp_business_account"
     display_name: ClassVar[str] = "WhatsApp Cloud API"
+    messaging_window: ClassVar[MessagingWindowRule | None] = WHATSAPP_CLOUD_WINDOW
     rate_limits: ClassVar[tuple[RateLimit, ...]] = (
         # throughput per business number: 80 messages a second by default (higher tiers on
         # request); the pair rate to one user averages one message every 6 seconds, counted
