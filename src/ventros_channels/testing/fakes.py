@@ -295,6 +295,9 @@ class FakeWAHA(_Fake):
                 if parts[3] == "logout":
                     self.paired.discard(parts[2])
                 return _json(201, session)
+        if len(parts) == 4 and parts[0] == "api" and parts[2:] == ["auth", "request-code"]:
+            digits = str(body.get("phoneNumber", ""))
+            return _json(201, {"code": f"FAKE-{digits[-4:]:0>4}"})
         if len(parts) == 4 and parts[0] == "api" and parts[2:] == ["auth", "qr"]:
             return _json(200, {"value": f"2@fake-pairing-code-{next(self._qr)},{parts[1]},QRKEY=="})
         if len(parts) == 3 and parts[0] == "api" and parts[2] == "chats" and self.history:

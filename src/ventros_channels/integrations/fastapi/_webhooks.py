@@ -1,4 +1,4 @@
-"""FastAPI integration (extra ``fastapi``): an ``APIRouter`` with the webhook routes.
+"""The webhook routes as a FastAPI ``APIRouter``.
 
     app.include_router(create_router(dispatcher))
 
