@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import Annotated
 from uuid import UUID
@@ -12,7 +13,12 @@ import httpx
 import pytest
 from fastapi import FastAPI, Header, HTTPException
 
-from ventros_channels import ChannelRepository, ChannelService, WebhookDispatcher
+from ventros_channels import (
+    ChannelRepository,
+    ChannelService,
+    RoutingContext,
+    WebhookDispatcher,
+)
 from ventros_channels.history import HistoryImporter, InMemoryHistorySink
 from ventros_channels.inbox import InMemoryInbox
 from ventros_channels.integrations.fastapi import (
@@ -21,6 +27,7 @@ from ventros_channels.integrations.fastapi import (
     create_management_router,
     create_router,
 )
+from ventros_channels.messaging import InboundEvent
 from ventros_channels.testing import InMemoryChannelRepository
 from ventros_channels.testing.fakes import FakePlatforms
 
@@ -49,6 +56,18 @@ class Host:
     imports: ImportRunner
 
 
+async def ignore(event: InboundEvent, context: RoutingContext) -> None:
+    """The CRM's handler is not under test here; session statuses are applied around it."""
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], *, within: float = 3.0) -> None:
+    """Wait until ``check`` holds (the inbox worker applies deliveries asynchronously)."""
+    deadline = asyncio.get_running_loop().time() + within
+    while not await check():
+        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.02)
+
+
 def build_host(
     repository: ChannelRepository,
     fakes: FakePlatforms,
@@ -60,11 +79,13 @@ def build_host(
         repository, http=http, public_base_url="https://crm.example.com", qr_code_ttl=qr_ttl
     )
     inbox = InMemoryInbox()
-    dispatcher = service.webhook_dispatcher(inbox=inbox)
+    dispatcher = service.webhook_dispatcher(ignore, inbox=inbox, workers=1)
     sink = InMemoryHistorySink()
     imports = ImportRunner(HistoryImporter(repository, http=http), lambda _channel: sink)
     app = FastAPI(title="test host")
-    app.include_router(create_management_router(service, tenant_from_key, imports=imports, inbox=inbox))
+    app.include_router(
+        create_management_router(service, tenant_from_key, imports=imports, inbox=inbox)
+    )
     app.include_router(create_router(dispatcher))
     return Host(app, service, dispatcher, fakes, inbox, sink, imports)
 
@@ -77,7 +98,10 @@ def host() -> Host:
 @pytest.fixture
 async def api(host: Host) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=host.app)
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://test", headers={"X-API-Key": "key-acme"}
-    ) as client, host.dispatcher:
+    async with (
+        httpx.AsyncClient(
+            transport=transport, base_url="http://test", headers={"X-API-Key": "key-acme"}
+        ) as client,
+        host.dispatcher,
+    ):
         yield client

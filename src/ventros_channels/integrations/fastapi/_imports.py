@@ -8,7 +8,6 @@ import logging
 from collections.abc import Callable
 from uuid import UUID
 
-from ventros_channels.adapters.base import Capability
 from ventros_channels.domain.channel import Channel
 from ventros_channels.errors import CapabilityNotSupportedError, InvariantError
 from ventros_channels.history import HistoryImporter, HistorySink, ImportOptions
@@ -90,4 +89,3 @@ class ImportRunner:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-

@@ -5,7 +5,6 @@ Every route is scoped to the caller's tenant, which the host's ``tenant`` depend
 missing one (404), so ids do not leak.
 """
 
-
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from importlib import resources
