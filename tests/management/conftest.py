@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from contextlib import asynccontextmanager
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import Annotated
@@ -37,9 +38,11 @@ TENANTS = {"key-acme": "acme", "key-globex": "globex"}
 
 async def tenant_from_key(
     x_api_key: Annotated[str | None, Header()] = None,
+    authorization: Annotated[str | None, Header()] = None,
 ) -> Tenant:
-    """The tests' host authentication: an API key names the tenant."""
-    tenant = TENANTS.get(x_api_key or "")
+    """The tests' host authentication: an API key (header, or bearer token) names the tenant."""
+    bearer = (authorization or "").removeprefix("Bearer ").strip()
+    tenant = TENANTS.get(x_api_key or bearer)
     if tenant is None:
         raise HTTPException(401, "missing or unknown API key", {"WWW-Authenticate": "ApiKey"})
     return Tenant(tenant, PROJECT)
@@ -82,7 +85,20 @@ def build_host(
     dispatcher = service.webhook_dispatcher(ignore, inbox=inbox, workers=1)
     sink = InMemoryHistorySink()
     imports = ImportRunner(HistoryImporter(repository, http=http), lambda _channel: sink)
-    app = FastAPI(title="test host")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        create_schema = getattr(repository, "create_schema", None)
+        if create_schema is not None:  # SQL: tables in this server's own event loop
+            await create_schema()
+        async with dispatcher:
+            yield
+        await imports.aclose()
+        engine = getattr(repository, "engine", None)
+        if engine is not None:
+            await engine.dispose()
+
+    app = FastAPI(title="test host", lifespan=lifespan)
     app.include_router(
         create_management_router(service, tenant_from_key, imports=imports, inbox=inbox)
     )
