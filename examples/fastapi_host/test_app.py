@@ -7,7 +7,9 @@ import json
 from pathlib import Path
 
 import httpx
+from click.testing import CliRunner
 
+from ventros_channels.cli import cli
 from ventros_channels.sql import SqlChannelRepository, create_engine
 from ventros_channels.testing.fakes import FakePlatforms
 
@@ -55,10 +57,6 @@ async def test_a_telegram_message_gets_an_echo(tmp_path: Path) -> None:
 
 async def test_the_seed_waha_flow_through_the_api_and_the_cli(tmp_path: Path) -> None:
     """Create a WAHA channel with the seed's body, pair it on the fake WAHA server, list it."""
-    from click.testing import CliRunner
-
-    from ventros_channels.cli import cli
-
     fakes = FakePlatforms()
     url = f"sqlite+aiosqlite:///{tmp_path / 'crm.db'}"
     engine = create_engine(url)

@@ -41,9 +41,9 @@ CHECKS = [
     response_headers_conformance,
     response_schema_conformance,
 ]
-"""Schemathesis's conformance checks. Left out: its any-5xx check (502/503 are allowed (502/503 are documented answers about the platform; ``no_500``
-forbids 500). Schema-valid data may be refused: a channel's config depends on its type and
-on rules (URLs, token shapes) the schema leaves to the 422 answer."""
+"""Schemathesis's conformance checks. Left out: its any-5xx check (502 and 503 are documented
+answers about the platform; ``no_500`` forbids 500) and its schema-valid-data-is-accepted
+check (a channel's config depends on its type and on rules the schema leaves to the 422)."""
 EXAMPLES = 12
 """Generated cases per operation (three calls each)."""
 OWN = {"X-API-Key": "key-acme"}

@@ -75,8 +75,12 @@ def _problem(description: str) -> dict[str, Any]:
 COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: _problem(text) for code, text in _ERRORS.items()
 }
-EXTRA_412 = {412: _problem("The If-Match version is not the channel's current one")}
-EXTRA_501 = {501: _problem("The server was not given what this endpoint needs")}
+EXTRA_412: dict[int | str, dict[str, Any]] = {
+    412: _problem("The If-Match version is not the channel's current one")
+}
+EXTRA_501: dict[int | str, dict[str, Any]] = {
+    501: _problem("The server was not given what this endpoint needs")
+}
 MAX_PAGE_LIMIT = 100
 
 

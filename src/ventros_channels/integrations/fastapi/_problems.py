@@ -9,7 +9,7 @@ from field names and codes only.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
 from fastapi import HTTPException, Request
@@ -218,7 +218,7 @@ class ProblemRoute(APIRoute):
     """A route answering every library error, validation error and ``HTTPException`` of its
     handler (and its dependencies) as problem+json, so a host needs no exception handlers."""
 
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def guarded(request: Request) -> Response:

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from ventros_channels.adapters.base import ConnectionInfo, WebhookInfo
 from ventros_channels.domain.channel import Channel
@@ -51,7 +51,7 @@ class CreateChannel(_Strict):
         description="An installed adapter's type (built in: "
         + ", ".join(BUILT_IN_TYPES)
         + "; plug-ins add more).",
-        json_schema_extra={"enum": BUILT_IN_TYPES},
+        json_schema_extra={"enum": list[JsonValue](BUILT_IN_TYPES)},
     )
     config: dict[str, Any] = Field(
         description="The type's configuration; camelCase keys (baseURL, sessionID, ...) are "
