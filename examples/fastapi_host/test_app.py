@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from pathlib import Path
 
 import httpx
+from click.testing import CliRunner
 
+from ventros_channels.cli import cli
 from ventros_channels.sql import SqlChannelRepository, create_engine
 from ventros_channels.testing.fakes import FakePlatforms
 
@@ -49,3 +53,54 @@ async def test_a_telegram_message_gets_an_echo(tmp_path: Path) -> None:
     assert sent.body["text"] == "echo: hello"
     await engine.dispose()
     assert report.json() == {"received": 1, "sent": 1, "errors": 0, "status": "active"}
+
+
+async def test_the_seed_waha_flow_through_the_api_and_the_cli(tmp_path: Path) -> None:
+    """Create a WAHA channel with the seed's body, pair it on the fake WAHA server, list it."""
+    fakes = FakePlatforms()
+    url = f"sqlite+aiosqlite:///{tmp_path / 'crm.db'}"
+    engine = create_engine(url)
+    repo = SqlChannelRepository(engine)
+    await repo.create_schema()
+    seed = {
+        "name": "Main WhatsApp",
+        "channel_type": "waha",
+        "config": {
+            "baseURL": "http://waha.fake",
+            "sessionID": "default",
+            "auth": {"type": "api_key", "apiKey": fakes.waha.api_key},
+            "webhookHmacKey": fakes.waha.hmac_key,
+            "importStrategy": "new_only",
+        },
+    }
+    async with fakes.client() as http:
+        app, _, dispatcher = build(
+            repo, http, "https://crm.example.test", api_keys={"k": "acme"}, fakes=fakes
+        )
+        async with (
+            dispatcher,
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app),
+                base_url="http://crm",
+                headers={"X-API-Key": "k"},
+            ) as client,
+        ):
+            created = (await client.post("/api/v1/channels", json=seed)).json()
+            base = f"/api/v1/channels/{created['id']}"
+            qr = (await client.post(f"{base}/activate-waha", json={"session_id": "default"})).json()
+            page = await client.get(f"{base}/pairing")
+            scanned = await client.post(f"/dev/fake-waha/{created['id']}/scan")
+            await dispatcher.drain()
+            state = (await client.get(f"{base}/waha/session")).json()
+    await engine.dispose()
+    assert qr["session_status"] == "SCAN_QR_CODE"
+    assert qr["qr_code"].startswith("data:image/png;base64,")
+    assert "Connect WhatsApp" in page.text
+    assert scanned.json() == {"status": 200}
+    assert (state["connected"], state["status"]) == (True, "active")
+    listed = await asyncio.to_thread(  # the CLI runs its own event loop
+        CliRunner().invoke, cli, ["channels", "--db", url, "--tenant", "acme", "--json", "list"]
+    )
+    assert listed.exit_code == 0, listed.output
+    (row,) = [json.loads(line) for line in listed.output.splitlines()]
+    assert (row["name"], row["status"]) == ("Main WhatsApp", "active")

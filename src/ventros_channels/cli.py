@@ -6,6 +6,8 @@ ventros-channels worker --app myapp:make_dispatcher [--concurrency 4]
 ventros-channels dead-letters list|show|replay|purge --app myapp:make_dispatcher
 ventros-channels health --app myapp:make_dispatcher [--within 5]
 ventros-channels db upgrade [REVISION] | downgrade REVISION | stamp REVISION | current | history
+ventros-channels channels --db URL --tenant T list|show|create|activate|deactivate|delete|...
+ventros-channels channels --db URL --tenant T waha qr CHANNEL_ID
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 from ventros_channels.adapters import default_registry
 from ventros_channels.errors import VentrosChannelsError
 from ventros_channels.health import check_app_health
-from ventros_channels.history_cli import run_import
+from ventros_channels.history_cli import previously_imported, run_import
 from ventros_channels.webhooks import VerificationKeys, WebhookRequest
 from ventros_channels.worker_cli import (
     AppReferenceError,
@@ -190,6 +192,7 @@ if click is not None:
         spec = _read_json(channel_file, "channel")
         if not isinstance(spec, dict) or "channel_type" not in spec or "config" not in spec:
             raise click.UsageError("the channel file needs 'channel_type' and 'config'")
+        earlier = asyncio.run(previously_imported(spec, fake, checkpoints))
         try:
             report = asyncio.run(
                 run_import(
@@ -205,13 +208,24 @@ if click is not None:
                     progress=not no_progress,
                 )
             )
+        except KeyboardInterrupt:
+            click.echo(
+                "\ninterrupted: run the same command again to resume from the checkpoint "
+                f"in {checkpoints}/",
+                err=True,
+            )
+            sys.exit(130)
         except VentrosChannelsError as exc:
             click.echo(f"{type(exc).__name__}: {exc}", err=True)
             sys.exit(2)
+        added = max(0, report.messages - earlier)
+        rate = added / report.duration if report.duration > 0 else 0.0
+        how = "resumed" if report.resumed else "fresh start"
+        if report.resumed and added == 0:
+            how = "already complete, nothing new"
         click.echo(
-            f"imported {report.messages} messages from {report.chats} chats in "
-            f"{report.duration:.1f} s ({'resumed' if report.resumed else 'fresh start'}); "
-            f"skipped {report.skipped}"
+            f"imported {added} messages ({report.messages} in all) from {report.chats} chats "
+            f"in {report.duration:.1f} s, {rate:,.0f}/s ({how}); skipped {report.skipped}"
         )
         for chat, reason in report.skipped_chats.items():
             click.echo(f"  skipped {chat}: {reason}", err=True)
@@ -427,6 +441,12 @@ if click is not None:
             click.echo(f"{type(exc).__name__}: {exc}", err=True)
             sys.exit(2)
         click.echo(f"re-encrypted {done} channels")
+
+
+if click is not None:
+    from ventros_channels.cli_channels import register as _register_channels
+
+    _register_channels(cli)
 
 
 def main() -> None:

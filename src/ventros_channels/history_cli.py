@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+import attrs
 import httpx
 
 from ventros_channels.domain.channel import Channel
@@ -24,7 +26,7 @@ from ventros_channels.history import (
 from ventros_channels.testing.fakes import FakePlatforms, SyntheticHistory
 from ventros_channels.testing.memory import InMemoryChannelRepository
 
-__all__ = ["run_import"]
+__all__ = ["previously_imported", "run_import"]
 
 _CLI_PROJECT = UUID("00000000-0000-4000-8000-00000000c011")
 
@@ -32,6 +34,20 @@ _CLI_PROJECT = UUID("00000000-0000-4000-8000-00000000c011")
 def _import_id(spec: dict[str, Any], fake: str | None) -> str:
     canonical = json.dumps({"spec": spec, "fake": fake}, sort_keys=True)
     return "cli-" + hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+async def previously_imported(spec: dict[str, Any], fake: str | None, checkpoints: Path) -> int:
+    """Messages the checkpoint of this import already counts (0 for a fresh import): a
+    re-run's rate and totals are about what it adds, not what earlier runs did."""
+    found = await FileCheckpointStore(checkpoints).load(_import_id(spec, fake))
+    return sum(chat.messages for chat in found.chats.values()) if found else 0
+
+
+def _net(progress: Callable[[ImportProgress], None], earlier: int) -> Any:
+    def report(p: ImportProgress) -> None:
+        progress(attrs.evolve(p, messages=max(0, p.messages - earlier)))
+
+    return report
 
 
 async def run_import(
@@ -73,6 +89,7 @@ async def run_import(
         per_chat_limit=per_chat,
         concurrency=concurrency,
     )
+    earlier = await previously_imported(spec, fake, checkpoints)
     http = fakes.client() if fakes is not None else httpx.AsyncClient(timeout=30)
     sink = JsonLinesHistorySink(output)
     bar = _Progress() if progress else None
@@ -81,7 +98,7 @@ async def run_import(
             repo,
             http=http,
             checkpoints=FileCheckpointStore(checkpoints),
-            progress=bar.update if bar is not None else _print_progress,
+            progress=_net(bar.update if bar is not None else _print_progress, earlier),
         )
         try:
             return await importer.run(

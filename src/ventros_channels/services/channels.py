@@ -315,9 +315,22 @@ class ChannelService:
             return found
         return [await self.get_channel(UUID(i), tenant_id=tenant_id) for i in listed["ids"]]
 
-    async def update_channel(self, channel_id: UUID, *, tenant_id: str, **changes: Any) -> Channel:
-        """Rename, replace the config, change the external id or session timeout."""
+    async def update_channel(
+        self,
+        channel_id: UUID,
+        *,
+        tenant_id: str,
+        expected_version: int | None = None,
+        **changes: Any,
+    ) -> Channel:
+        """Rename, replace the config, change the external id or session timeout.
+
+        With ``expected_version`` (e.g. from an HTTP ``If-Match``), a channel that changed
+        since the caller read it is refused with :class:`ConcurrencyError`.
+        """
         channel = await self._load(channel_id, tenant_id)
+        if expected_version is not None and channel.version != expected_version:
+            raise ConcurrencyError(str(channel_id), expected_version, channel.version)
         channel.update(**changes)
         return await self._commit(channel)
 
@@ -453,6 +466,22 @@ class ChannelService:
             channel, lambda: adapter.session_status(self.http, channel.config)
         )
         return await self._apply_session(channel, adapter, status)
+
+    async def request_pairing_code(
+        self, channel_id: UUID, *, tenant_id: str, phone_number: str
+    ) -> str:
+        """Ask the platform for a code that links the account by phone number instead of a
+        QR scan (WAHA); :class:`CapabilityNotSupportedError` where the adapter cannot."""
+        channel = await self._load(channel_id, tenant_id)
+        adapter = self.adapter_for(channel)
+        request: Callable[..., Awaitable[str]] | None = getattr(
+            adapter, "request_pairing_code", None
+        )
+        if request is None:
+            raise CapabilityNotSupportedError(str(channel.channel_type), "pairing_code")
+        return await self._platform(
+            channel, lambda: request(self.http, channel.config, phone_number)
+        )
 
     async def apply_session_status(
         self, channel_id: UUID, *, tenant_id: str, status: str

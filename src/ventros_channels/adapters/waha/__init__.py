@@ -658,6 +658,25 @@ class WAHAAdapter(ChannelAdapter[WAHAConfig]):
                     return str(data[field])
         raise InvalidRequestError("WAHA answered no QR value", platform="waha")
 
+    async def request_pairing_code(
+        self, client: httpx.AsyncClient, config: WAHAConfig, phone_number: str
+    ) -> str:
+        """A code that links the account by phone number instead of a QR scan (the user
+        enters it in WhatsApp under Linked devices)."""
+        response = await self._request(
+            client,
+            config,
+            "POST",
+            f"/api/{config.session_id}/auth/request-code",
+            idempotent=False,
+            json_body={"phoneNumber": phone_number.lstrip("+")},
+        )
+        data = response.json() if response.content else {}
+        code = data.get("code") if isinstance(data, dict) else None
+        if not isinstance(code, str) or not code:
+            raise InvalidRequestError("WAHA answered no pairing code", platform="waha")
+        return code
+
     async def get_qr_image(self, client: httpx.AsyncClient, config: WAHAConfig) -> bytes:
         """The current pairing QR code as a PNG image."""
         response = await self._request(

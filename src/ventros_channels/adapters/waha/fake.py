@@ -149,6 +149,9 @@ class FakeWAHA(FakePlatform):
                 if parts[3] == "logout":
                     self.paired.discard(parts[2])
                 return json_response(201, session)
+        if len(parts) == 4 and parts[0] == "api" and parts[2:] == ["auth", "request-code"]:
+            digits = str(body.get("phoneNumber", ""))
+            return json_response(201, {"code": f"FAKE-{digits[-4:]:0>4}"})
         if len(parts) == 4 and parts[0] == "api" and parts[2:] == ["auth", "qr"]:
             return json_response(
                 200, {"value": f"2@fake-pairing-code-{next(self._qr)},{parts[1]},QRKEY=="}

@@ -1,4 +1,4 @@
-"""FastAPI integration (extra ``fastapi``): an ``APIRouter`` with the webhook routes.
+"""The webhook routes as a FastAPI ``APIRouter``.
 
     app.include_router(create_router(dispatcher))
 
@@ -18,7 +18,9 @@ __all__ = ["create_router"]
 
 def create_router(dispatcher: WebhookDispatcher, prefix: str = "/webhooks") -> APIRouter:
     """Routes ``GET|POST {prefix}/{channel_type}/{channel_id}`` and ``POST {prefix}/{type}``."""
-    router = APIRouter(prefix=prefix)
+    # Left out of the OpenAPI document: platforms, not API clients, call these, and each
+    # platform's body has its own shape (see the platform guides).
+    router = APIRouter(prefix=prefix, include_in_schema=False)
 
     @router.api_route("/{channel_type}/{channel_id}", methods=["GET", "POST"])
     async def per_channel(channel_type: str, channel_id: str, request: Request) -> Response:
