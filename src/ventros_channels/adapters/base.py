@@ -95,7 +95,7 @@ class Capability(StrEnum):
     WEBHOOK_REGISTRATION = "webhook_registration"
     """``register_webhook`` / ``unregister_webhook`` work (Meta: the app subscription)."""
     SESSION_PAIRING = "session_pairing"
-    """The account is paired by QR code (WAHA)."""
+    """The account is paired by scanning a QR code (see :class:`SessionPairing`)."""
 
 
 @attrs.frozen
@@ -162,7 +162,7 @@ class ChannelAdapter(ABC, Generic[ConfigT]):
     rate_limits: ClassVar[tuple[RateLimit, ...]] = ()
     """The platform's published send limits; a ``SendRateLimiter`` keeps sends within them."""
     """Whether ``verify`` proves the body itself (an HMAC over it). ``False`` for shared-token
-    schemes (Telegram), where a changed body with the right token is accepted."""
+    schemes (a token in a header), where a changed body with the right token is accepted."""
     content_types: ClassVar[frozenset[str]] = frozenset({"application/json"})
     """Media types the platform posts webhooks with; a delivery that declares another one is
     refused with 415 before verification (one that declares none is checked as usual)."""
