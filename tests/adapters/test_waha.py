@@ -18,7 +18,7 @@ from ventros_channels import (
     WAHAConfig,
     WebhookVerificationError,
 )
-from ventros_channels.adapters.waha import WAHAAdapter, apply_session_status, normalize_jid
+from ventros_channels.adapters.waha import WAHAAdapter, normalize_jid
 from ventros_channels.messaging import (
     ChatType,
     DeliveryStatus,
@@ -265,7 +265,7 @@ def test_session_status_drives_the_channel() -> None:
     ]:
         event = parse_one(name)
         assert isinstance(event, SessionStatusChanged)
-        apply_session_status(channel, event)
+        ADAPTER.apply_session_status(channel, event.status)
         assert channel.status is status
 
 

@@ -94,3 +94,20 @@ async def test_in_memory_sqlite_without_a_shared_connection_is_refused() -> None
         assert "StaticPool" in str(caught.value)
     finally:
         await engine.dispose()
+
+
+async def test_a_nul_character_postgresql_cannot_store_is_an_input_error(
+    postgres_repository: ChannelRepository, fixed_clock: FixedClock
+) -> None:
+    """PostgreSQL's text and jsonb refuse NUL; the caller gets the typed input error (the API
+    answers 422), not a store failure (500)."""
+    channel = ChannelFactory(fixed_clock)(
+        channel_type="waha",
+        config={
+            "base_url": "http://waha.local",
+            "session_id": "default",
+            "auth": {"type": "api_key", "api_key": "key\x00with-nul"},
+        },
+    )
+    with pytest.raises(InvalidInputError):
+        await postgres_repository.save(channel)

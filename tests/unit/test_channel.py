@@ -385,3 +385,29 @@ def test_snapshot_round_trips_and_bad_rows_are_typed(make: ChannelFactory) -> No
     with pytest.raises(InvalidChannelError) as caught:
         Channel.from_snapshot(broken)
     assert set(caught.value.fields) == {"status", "tenant_id"}
+
+
+@pytest.mark.parametrize("bad", ["Sup\x00port", "Sup\x07port", "Sup\x1bport"])
+def test_control_characters_are_refused_in_names_on_create_and_update(
+    make: ChannelFactory, bad: str
+) -> None:
+    with pytest.raises(InvalidChannelError) as caught:
+        make(name=bad)
+    assert caught.value.fields == ("name",) or list(caught.value.fields) == ["name"]
+    channel = make(name="Support")
+    with pytest.raises(InvalidInputError):
+        channel.update(name=bad)
+    assert channel.name == "Support"
+    assert make(name="Line one\nline two").name == "Line one\nline two"
+
+
+def test_control_characters_are_refused_in_the_tenant() -> None:
+    with pytest.raises(InvalidChannelError) as caught:
+        Channel.create(
+            tenant_id="acme\x00",
+            project_id=PROJECT,
+            name="Support",
+            channel_type="telegram",
+            config=SAMPLE_CONFIGS["telegram"],
+        )
+    assert list(caught.value.fields) == ["tenant_id"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import exc as sa_exc
 
-from ventros_channels.errors import InboxError, InboxUnavailableError
+from ventros_channels.errors import InboxError, InboxUnavailableError, InvalidInputError
 from ventros_channels.sql._errors import translate_errors
 
 
@@ -38,4 +38,15 @@ def test_other_errors_name_only_the_class_and_sqlstate() -> None:
         _raise("23505")
     assert not isinstance(caught.value, InboxUnavailableError)
     assert str(caught.value) == "inbox store error: DriverError (SQLSTATE 23505)"
+    assert "hunter2" not in str(caught.value)
+
+
+@pytest.mark.parametrize("sqlstate", ["22P05", "22021"])
+def test_text_the_server_cannot_store_is_an_input_error(sqlstate: str) -> None:
+    with (
+        pytest.raises(InvalidInputError) as caught,
+        translate_errors("channel store", InboxUnavailableError, InboxError),
+    ):
+        _raise(sqlstate)
+    assert "NUL" in str(caught.value)
     assert "hunter2" not in str(caught.value)

@@ -9,6 +9,7 @@ from ventros_channels.adapters.base import (
     ConnectionInfo,
     HistoryPage,
     MediaContent,
+    PairingStep,
     SessionPairing,
     WebhookInfo,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "ConnectionInfo",
     "HistoryPage",
     "MediaContent",
+    "PairingStep",
     "ParseLimits",
     "SessionPairing",
     "WebhookInfo",

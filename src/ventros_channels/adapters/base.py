@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, ClassVar, Generic, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar, runtime_checkable
 
 import attrs
 import httpx
@@ -34,6 +34,9 @@ from ventros_channels.messaging.window import MessagingWindowRule
 from ventros_channels.ratelimit import RateLimit
 from ventros_channels.webhooks.request import VerificationKeys, WebhookRequest, WebhookResponse
 
+if TYPE_CHECKING:
+    from ventros_channels.domain.channel import Channel
+
 __all__ = [
     "MALFORMED",
     "Capability",
@@ -42,6 +45,7 @@ __all__ = [
     "ConnectionInfo",
     "HistoryPage",
     "MediaContent",
+    "PairingStep",
     "SessionPairing",
     "WebhookInfo",
 ]
@@ -92,7 +96,7 @@ class Capability(StrEnum):
     WEBHOOK_REGISTRATION = "webhook_registration"
     """``register_webhook`` / ``unregister_webhook`` work (Meta: the app subscription)."""
     SESSION_PAIRING = "session_pairing"
-    """The account is paired by QR code (WAHA)."""
+    """The account is paired by scanning a QR code (see :class:`SessionPairing`)."""
 
 
 @attrs.frozen
@@ -155,11 +159,11 @@ class ChannelAdapter(ABC, Generic[ConfigT]):
     media_kinds: ClassVar[frozenset[MediaKind]] = frozenset()
     """Media kinds the adapter can send."""
     display_name: ClassVar[str] = ""
-    verifies_body: ClassVar[bool] = True
     rate_limits: ClassVar[tuple[RateLimit, ...]] = ()
     """The platform's published send limits; a ``SendRateLimiter`` keeps sends within them."""
+    verifies_body: ClassVar[bool] = True
     """Whether ``verify`` proves the body itself (an HMAC over it). ``False`` for shared-token
-    schemes (Telegram), where a changed body with the right token is accepted."""
+    schemes (a token in a header), where a changed body with the right token is accepted."""
     messaging_window: ClassVar[MessagingWindowRule | None] = None
     """How long after the customer's last message free-form sends are accepted, and what may
     go out after that (``None``: the platform has no such window). The service refuses a send
@@ -343,16 +347,33 @@ class ChannelAdapter(ABC, Generic[ConfigT]):
         raise CapabilityNotSupportedError(str(self.channel_type), "media_download")
 
 
+@attrs.frozen
+class PairingStep:
+    """What a paired session's status means for the caller, as the adapter reads it."""
+
+    status: str | None = None
+    """The session status as the platform names it (``None``: never started)."""
+    wants_qr_code: bool = False
+    """The session waits for a scan and no valid code is stored: fetch a fresh one."""
+    stopped: bool = False
+    """The session is known to be stopped: there is nothing to stop at the platform."""
+
+
 @runtime_checkable
 class SessionPairing(Protocol):
-    """Extra operations of adapters whose account is paired by QR code (WAHA)."""
+    """Operations of adapters whose account is paired by scanning a QR code.
+
+    The adapter owns what the platform's session statuses mean: services and dispatchers pass
+    every status, whether read from the platform or delivered by webhook, through
+    :meth:`apply_session_status`, and never interpret a status themselves.
+    """
 
     async def start_session(self, client: httpx.AsyncClient, config: Any) -> str:
         """Start (or create and start) the session; returns its status name."""
         ...
 
     async def session_status(self, client: httpx.AsyncClient, config: Any) -> str:
-        """The session's current status name (e.g. ``SCAN_QR_CODE``)."""
+        """The session's current status name."""
         ...
 
     async def get_qr_code(self, client: httpx.AsyncClient, config: Any) -> str:
@@ -360,3 +381,20 @@ class SessionPairing(Protocol):
         ...
 
     async def stop_session(self, client: httpx.AsyncClient, config: Any) -> None: ...
+
+    async def end_session(self, client: httpx.AsyncClient, config: Any, *, logout: bool) -> str:
+        """Stop the session (``logout``: also unlink the account, so pairing is needed again);
+        returns the status the session is left in. A session the platform does not know is
+        already ended."""
+        ...
+
+    def apply_session_status(self, channel: Channel, status: str) -> PairingStep:
+        """The one hook for session statuses: record ``status`` on the channel through the
+        aggregate's own operations and say what pairing needs next. Raises a
+        :class:`~ventros_channels.errors.VentrosChannelsError` for a status that cannot be
+        applied (unknown, or not allowed for the channel)."""
+        ...
+
+    def pairing_step(self, channel: Channel) -> PairingStep:
+        """What the session recorded on the channel means now (no new status)."""
+        ...

@@ -9,6 +9,7 @@ records domain events; the caller saves the channel and then takes the events wi
 from __future__ import annotations
 
 import functools
+import re
 import secrets
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
@@ -52,6 +53,8 @@ QR_CODE_TTL: Final = timedelta(seconds=60)
 DEFAULT_RECENT_WINDOW: Final = timedelta(days=7)
 """How far back the ``recent`` import strategy reaches unless the channel or caller says."""
 MAX_NAME_LENGTH: Final = 200
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+"""Control characters a name or id may not hold (tab and line breaks are allowed in names)."""
 MAX_ERROR_LENGTH: Final = 1000
 _UNSET: Any = object()
 _P = ParamSpec("_P")
@@ -213,11 +216,10 @@ class Channel:
         errors: list[FieldError] = []
         if _blank(tenant_id):
             errors.append(FieldError("tenant_id", "is required"))
+        elif _CONTROL.search(tenant_id):
+            errors.append(FieldError("tenant_id", "must not contain control characters"))
         project = _as_uuid(project_id, "project_id", errors)
-        if _blank(name):
-            errors.append(FieldError("name", "is required"))
-        elif len(name.strip()) > MAX_NAME_LENGTH:
-            errors.append(FieldError("name", f"must be at most {MAX_NAME_LENGTH} characters"))
+        _check_name(name, errors)
         user = None if user_id is None else _as_uuid(user_id, "user_id", errors)
         pipeline = None if pipeline_id is None else _as_uuid(pipeline_id, "pipeline_id", errors)
         ctype: ChannelType | None = None
@@ -511,13 +513,8 @@ class Channel:
         self._ensure_not_deleted()
         errors: list[FieldError] = []
         new_name = self._name
-        if name is not _UNSET:
-            if _blank(name):
-                errors.append(FieldError("name", "is required"))
-            elif len(name.strip()) > MAX_NAME_LENGTH:
-                errors.append(FieldError("name", f"must be at most {MAX_NAME_LENGTH} characters"))
-            else:
-                new_name = name.strip()
+        if name is not _UNSET and _check_name(name, errors):
+            new_name = name.strip()
         if default_session_timeout_minutes is not _UNSET:
             _check_timeout(default_session_timeout_minutes, errors)
         if errors:
@@ -1121,3 +1118,16 @@ def _check_timeout(minutes: int | None, errors: list[FieldError]) -> None:
 
 def _clip(text: str) -> str:
     return text if len(text) <= MAX_ERROR_LENGTH else text[: MAX_ERROR_LENGTH - 1] + "…"
+
+
+def _check_name(name: str, errors: list[FieldError]) -> bool:
+    """Record why ``name`` cannot name a channel; True when it can."""
+    if _blank(name):
+        errors.append(FieldError("name", "is required"))
+    elif len(name.strip()) > MAX_NAME_LENGTH:
+        errors.append(FieldError("name", f"must be at most {MAX_NAME_LENGTH} characters"))
+    elif _CONTROL.search(name):
+        errors.append(FieldError("name", "must not contain control characters"))
+    else:
+        return True
+    return False

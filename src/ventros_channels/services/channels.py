@@ -23,6 +23,7 @@ from ventros_channels.adapters.base import (
     ChannelAdapter,
     ConnectionInfo,
     MediaContent,
+    PairingStep,
     SessionPairing,
     WebhookInfo,
 )
@@ -37,7 +38,7 @@ from ventros_channels.conversations import (
 )
 from ventros_channels.domain.channel import QR_CODE_TTL, Channel
 from ventros_channels.domain.config import ChannelConfig
-from ventros_channels.domain.types import ChannelStatus, ChannelType, WAHASessionStatus
+from ventros_channels.domain.types import ChannelStatus, ChannelType
 from ventros_channels.domain.values import MetricsDelta
 from ventros_channels.errors import (
     AuthenticationError,
@@ -71,7 +72,7 @@ __all__ = ["ActivationResult", "ChannelReport", "ChannelService", "WebhookStatus
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 SessionStop = Literal["stop", "logout"]
-"""How a paired session (WAHA) is ended on deactivation: stopped (pairing kept, a restart
+"""How a session paired by QR code is ended on deactivation: stopped (pairing kept, a restart
 resumes it) or logged out (the phone must scan a QR code again)."""
 _SENDING = frozenset({ChannelStatus.ACTIVE, ChannelStatus.ERROR, ChannelStatus.DISCONNECTED})
 
@@ -91,11 +92,12 @@ def _project_key(tenant_id: str, project_id: UUID) -> UUID:
 
 @attrs.frozen
 class ActivationResult:
-    """Outcome of an activation: active now, or waiting for a QR scan (WAHA)."""
+    """Outcome of an activation: active now, or waiting for a QR scan (platforms paired by
+    QR code); ``session_status`` is the platform's name for the session's status."""
 
     channel_id: UUID
     status: ChannelStatus
-    session_status: WAHASessionStatus | None = None
+    session_status: str | None = None
     qr_code: str | None = attrs.field(default=None, repr=False)
     qr_code_expires_at: datetime | None = None
 
@@ -161,7 +163,7 @@ class ChannelService:
     session (see :data:`SessionStop`).
 
     Lifecycle calls keep the platform in step: activation registers the webhook, deactivation
-    stops the WAHA session or unregisters the webhook, webhook configuration re-registers it,
+    stops a paired session or unregisters the webhook, webhook configuration re-registers it,
     deletion removes both. Each is idempotent. When the platform cannot be told, the local
     change that the user asked for still happens where it is safe (deactivation), the channel
     records what the platform still does, and :class:`PlatformSyncError` is raised; calling
@@ -223,6 +225,13 @@ class ChannelService:
 
     def adapter_for(self, channel: Channel) -> ChannelAdapter[Any]:
         return self.registry.get(str(channel.channel_type))
+
+    @staticmethod
+    def _pairing(adapter: ChannelAdapter[Any]) -> SessionPairing | None:
+        """The adapter's session operations when its accounts are paired by QR code."""
+        if isinstance(adapter, SessionPairing) and adapter.supports(Capability.SESSION_PAIRING):
+            return adapter
+        return None
 
     async def _load(self, channel_id: UUID, tenant_id: str) -> Channel:
         channel = await self.repository.get(channel_id, tenant_id=tenant_id)
@@ -388,9 +397,10 @@ class ChannelService:
         )
 
     async def activate(self, channel_id: UUID, *, tenant_id: str) -> ActivationResult:
-        """Activate per type: WAHA starts the session and hands back the QR code (the
-        channel stays ``connecting`` until WAHA reports WORKING); the others test the
-        connection, register the webhook where the platform allows it, and go ``active``.
+        """Activate per type: a platform paired by QR code starts the session and hands back
+        the QR code (the channel stays ``connecting`` until the platform reports the session
+        paired); the others test the connection, register the webhook where the platform
+        allows it, and go ``active``.
         """
         channel = await self._load(channel_id, tenant_id)
         if not channel.webhook.is_configured:
@@ -402,10 +412,8 @@ class ChannelService:
         adapter = self.adapter_for(channel)
         url = channel.webhook.url
         assert url is not None
-        paired = isinstance(adapter, SessionPairing) and adapter.supports(
-            Capability.SESSION_PAIRING
-        )
-        if not paired:  # credentials first: no webhook is registered with a bad token
+        pairing = self._pairing(adapter)
+        if pairing is None:  # credentials first: no webhook is registered with a bad token
             info = await self._platform(
                 channel, lambda: adapter.test_connection(self.http, channel.config), fatal=True
             )
@@ -416,9 +424,8 @@ class ChannelService:
                 channel, lambda: adapter.register_webhook(self.http, channel.config, url)
             )
             channel.mark_webhook_registered()
-        if paired:  # WAHA: the session is created with our webhook, then started
-            assert isinstance(adapter, SessionPairing)
-            return await self._activate_paired(channel, adapter)
+        if pairing is not None:  # the session is created with our webhook, then started
+            return await self._activate_paired(channel, pairing)
         channel.activate()
         await self._commit(channel)
         return ActivationResult(channel.id, channel.status)
@@ -433,35 +440,30 @@ class ChannelService:
     async def _apply_session(
         self, channel: Channel, adapter: SessionPairing, status: str
     ) -> ActivationResult:
-        session_status = WAHASessionStatus.parse(status)
-        channel.record_session_status(session_status)
-        qr: str | None = None
-        wants_qr = session_status is WAHASessionStatus.SCAN_QR_CODE or channel.needs_new_qr_code()
-        if wants_qr and session_status is not WAHASessionStatus.WORKING:
+        step: PairingStep = adapter.apply_session_status(channel, status)
+        expires: datetime | None = None
+        if step.wants_qr_code:
             qr = await self._platform(
                 channel, lambda: adapter.get_qr_code(self.http, channel.config)
             )
-            channel.update_qr_code(qr, ttl=self.qr_code_ttl)
+            expires = channel.update_qr_code(qr, ttl=self.qr_code_ttl)
         await self._commit(channel)
-        waha = channel.waha_session
         return ActivationResult(
             channel.id,
             channel.status,
-            session_status=session_status,
+            session_status=step.status,
             qr_code=channel.qr_code,
-            qr_code_expires_at=waha.qr_expires_at if waha is not None and qr else None,
+            qr_code_expires_at=expires,
         )
 
     async def refresh_session(self, channel_id: UUID, *, tenant_id: str) -> ActivationResult:
-        """Re-read the WAHA session and fetch a fresh QR code while it waits for a scan.
+        """Re-read the paired session and fetch a fresh QR code while it waits for a scan.
 
         The stored code stays valid (until its own expiry) until the new one is stored, so a
         failed refresh never leaves the user without a code to scan.
         """
         channel = await self._load(channel_id, tenant_id)
-        adapter = self.adapter_for(channel)
-        if not isinstance(adapter, SessionPairing):
-            raise CapabilityNotSupportedError(str(channel.channel_type), "session_pairing")
+        adapter = self._require_pairing(channel)
         status = await self._platform(
             channel, lambda: adapter.session_status(self.http, channel.config)
         )
@@ -483,12 +485,20 @@ class ChannelService:
             channel, lambda: request(self.http, channel.config, phone_number)
         )
 
+    def _require_pairing(self, channel: Channel) -> SessionPairing:
+        pairing = self._pairing(self.adapter_for(channel))
+        if pairing is None:
+            raise CapabilityNotSupportedError(str(channel.channel_type), "session_pairing")
+        return pairing
+
     async def apply_session_status(
         self, channel_id: UUID, *, tenant_id: str, status: str
     ) -> Channel:
-        """Apply a session status reported by webhook (WAHA ``session.status``)."""
+        """Apply a session status the platform reported (e.g. by webhook) through the
+        adapter's session hook; :class:`CapabilityNotSupportedError` for a channel whose
+        platform pairs no session."""
         channel = await self._load(channel_id, tenant_id)
-        channel.record_session_status(status)
+        self._require_pairing(channel).apply_session_status(channel, status)
         return await self._commit(channel)
 
     async def on_session_status(self, channel: Channel, event: SessionStatusChanged) -> None:
@@ -502,14 +512,19 @@ class ChannelService:
             await self.apply_session_status(
                 channel.id, tenant_id=channel.tenant_id, status=event.status
             )
-        except (UnknownSessionStatusError, InvariantError, InvalidTransitionError) as exc:
+        except (
+            UnknownSessionStatusError,
+            InvariantError,
+            InvalidTransitionError,
+            CapabilityNotSupportedError,
+        ) as exc:
             logger.warning("session status not applied to %s: %s", channel.id, exc)
 
     async def deactivate(
         self, channel_id: UUID, *, tenant_id: str, session_stop: SessionStop | None = None
     ) -> Channel:
-        """Disable the channel here at once, then stop the platform's side: a WAHA session is
-        stopped (or logged out, ``session_stop``), other platforms' webhook is unregistered
+        """Disable the channel here at once, then stop the platform's side: a paired session
+        is stopped (or logged out, ``session_stop``), other platforms' webhook is unregistered
         where the adapter can. Idempotent.
 
         If the platform call fails, the channel is still ``inactive`` (no delivery is served)
@@ -546,26 +561,18 @@ class ChannelService:
     async def _release(self, channel: Channel, stop: SessionStop, *, unregister: bool) -> None:
         """Make the platform stop delivering to this channel (only calls still needed)."""
         adapter = self.adapter_for(channel)
-        paired = isinstance(adapter, SessionPairing) and adapter.supports(
-            Capability.SESSION_PAIRING
-        )
+        pairing = self._pairing(adapter)
         registered = adapter.supports(Capability.WEBHOOK_REGISTRATION)
-        if registered and (unregister or not paired) and channel.webhook.active:
+        if registered and (unregister or pairing is None) and channel.webhook.active:
             with contextlib.suppress(CapabilityNotSupportedError, ResourceNotFoundError):
                 await adapter.unregister_webhook(self.http, channel.config)  # absent: fine
             channel.mark_webhook_inactive()
-        if not paired:
+        if pairing is None:
             return
-        assert isinstance(adapter, SessionPairing)
-        session = channel.waha_session
-        if session is not None and session.status is WAHASessionStatus.STOPPED:
-            channel.mark_webhook_inactive()
-            return
-        end = getattr(adapter, "logout_session", None) if stop == "logout" else None
-        with contextlib.suppress(ResourceNotFoundError):  # no such session: nothing runs
-            await (end or adapter.stop_session)(self.http, channel.config)
-        if channel.status is ChannelStatus.INACTIVE:
-            channel.record_session_status(WAHASessionStatus.STOPPED)
+        if not pairing.pairing_step(channel).stopped:
+            left = await pairing.end_session(self.http, channel.config, logout=stop == "logout")
+            if channel.status is ChannelStatus.INACTIVE:
+                pairing.apply_session_status(channel, left)
         channel.mark_webhook_inactive()
 
     async def associate_pipeline(
@@ -582,21 +589,19 @@ class ChannelService:
 
     async def test_connection(self, channel_id: UUID, *, tenant_id: str) -> ConnectionInfo:
         """Check the credentials at the platform; a channel in ``error`` or ``disconnected``
-        comes back to ``active`` when it succeeds (for WAHA, only if the session works).
+        comes back to ``active`` when it succeeds (for a paired session, only if it works).
         """
         channel = await self._load(channel_id, tenant_id)
         adapter = self.adapter_for(channel)
         info = await self._platform(
             channel, lambda: adapter.test_connection(self.http, channel.config)
         )
-        paired = isinstance(adapter, SessionPairing) and adapter.supports(
-            Capability.SESSION_PAIRING
-        )
-        session = (info.details or {}).get("status") if paired else None
-        if paired and session is not None:
-            channel.record_session_status(str(session))
-        elif not paired:
+        pairing = self._pairing(adapter)
+        session = (info.details or {}).get("status") if pairing is not None else None
+        if pairing is None:
             channel.mark_reachable("test connection")
+        elif session is not None:
+            pairing.apply_session_status(channel, str(session))
         if channel.pending_events:
             await self._commit(channel)
         return info
@@ -608,15 +613,14 @@ class ChannelService:
         channel = await self._load(channel_id, tenant_id)
         if channel.status is ChannelStatus.INACTIVE:
             return channel.status
-        session = channel.waha_session
-        if session is not None and session.status is None:
-            return channel.status  # the session was never started: there is nothing to check
         adapter = self.adapter_for(channel)
+        pairing = self._pairing(adapter)
+        if pairing is not None and pairing.pairing_step(channel).status is None:
+            return channel.status  # the session was never started: there is nothing to check
         try:
-            if isinstance(adapter, SessionPairing) and adapter.supports(Capability.SESSION_PAIRING):
-                channel.record_session_status(
-                    await adapter.session_status(self.http, channel.config)
-                )
+            if pairing is not None:
+                status = await pairing.session_status(self.http, channel.config)
+                pairing.apply_session_status(channel, status)
             else:
                 await adapter.test_connection(self.http, channel.config)
                 channel.activate("recovered: health check")

@@ -24,11 +24,13 @@ from typing import Any
 from uuid import UUID
 
 from ventros_channels import telemetry
+from ventros_channels.adapters.base import SessionPairing
 from ventros_channels.adapters.registry import AdapterRegistry, default_registry
 from ventros_channels.cache import ChannelCache
 from ventros_channels.clock import Clock, SystemClock
 from ventros_channels.domain.channel import Channel, RoutingContext
 from ventros_channels.errors import (
+    CapabilityNotSupportedError,
     NotStartedError,
     RepositoryError,
     VentrosChannelsError,
@@ -97,19 +99,28 @@ def with_session_status(
     hook: SessionStatusHook | None = None,
     publisher: EventPublisher | None = None,
     on_change: Callable[[UUID], Awaitable[None]] | None = None,
+    registry: AdapterRegistry | None = None,
 ) -> EventHandler:
     """``handler``, preceded for session-status events by applying the status to the channel
-    (saved, its domain events published, ``on_change`` told) so the channel follows the
-    platform. Workers in other processes wrap their handler with this too.
+    through its adapter's session hook (``SessionPairing.apply_session_status``; saved, its
+    domain events published, ``on_change`` told) so the channel follows the platform.
+    Workers in other processes wrap their handler with this too. ``hook`` replaces that
+    default; ``registry`` finds the adapters (default: the installed ones).
     """
+    adapters = registry
 
     async def apply(channel_id: UUID, tenant_id: str, event: SessionStatusChanged) -> None:
+        nonlocal adapters
         channel = await repository.get(channel_id, tenant_id=tenant_id)
         if hook is not None:
             await hook(channel, event)
             return
+        adapters = adapters or default_registry()
+        adapter = adapters.get(str(channel.channel_type))
         try:
-            channel.record_session_status(event.status)
+            if not isinstance(adapter, SessionPairing):
+                raise CapabilityNotSupportedError(str(channel.channel_type), "session_pairing")
+            adapter.apply_session_status(channel, event.status)
         except (VentrosChannelsError, ValueError) as exc:
             logger.warning(
                 "session status %r not applied to %s: %s",
@@ -226,6 +237,7 @@ class WebhookDispatcher:
             hook=self._session_hook,
             publisher=self.publisher,
             on_change=self.on_channel_changed,
+            registry=self.registry,
         )
         if self.retry is not None:
             options.setdefault("retry", self.retry)

@@ -72,7 +72,7 @@ class IntakeSettings:
     cache_ttl: timedelta = timedelta(seconds=60)
     """How long a channel read from the repository is reused for deliveries."""
     app_secrets: Mapping[str, Sequence[str]] = attrs.field(factory=dict, repr=False)
-    """Per channel type, the secrets of the app-level endpoint (one Meta app, one WAHA)."""
+    """Per channel type, the secrets of the app-level endpoint (one app serving many channels)."""
     app_verify_tokens: Mapping[str, Sequence[str]] = attrs.field(factory=dict, repr=False)
     """Per channel type, the tokens the app-level subscription handshake accepts."""
     max_body_bytes: int = 4 * 1024 * 1024

@@ -70,7 +70,7 @@ __all__ = ["OutboundSender", "SendWorker", "confirm_sends", "derive_send_key"]
 logger = logging.getLogger(__name__)
 
 _MAX_CORRELATION = 512
-"""The longest value WhatsApp Cloud echoes back (``biz_opaque_callback_data``)."""
+"""The longest correlation value a platform is asked to echo back in its status webhooks."""
 
 AdapterSend = Callable[[OutboundMessage], Awaitable[SendResult]]
 
@@ -111,7 +111,7 @@ def confirm_sends(handler: EventHandler, outbox: Outbox) -> EventHandler:
 
 def _correlated(message: OutboundMessage, key: str) -> OutboundMessage:
     """``message`` carrying its send's key as correlation id, which platforms that echo it in
-    status webhooks (WhatsApp Cloud) send back, so an uncertain send can be confirmed.
+    status webhooks send back, so an uncertain send can be confirmed.
     """
     if message.correlation_id is None and len(key) <= _MAX_CORRELATION:
         return message.model_copy(update={"correlation_id": key})

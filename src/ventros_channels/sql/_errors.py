@@ -14,7 +14,12 @@ from contextlib import contextmanager
 
 from sqlalchemy import exc as sa_exc
 
-from ventros_channels.errors import VentrosChannelsError, raise_unchained
+from ventros_channels.errors import (
+    FieldError,
+    InvalidInputError,
+    VentrosChannelsError,
+    raise_unchained,
+)
 
 __all__ = ["reason", "translate_errors"]
 
@@ -22,6 +27,10 @@ __all__ = ["reason", "translate_errors"]
 # insufficient resources such as too many connections (53), operator intervention such as a
 # shutdown in progress (57P0x).
 _TRANSIENT_SQLSTATES = ("08", "53", "57P0")
+# Text the server cannot store: a NUL character (22P05 untranslatable character, 22021
+# character not in repertoire). The input is at fault, not the store: the caller gets the
+# typed input error instead of a store failure.
+_UNSTORABLE_TEXT_SQLSTATES = ("22P05", "22021")
 
 
 def reason(exc: BaseException) -> str:
@@ -69,6 +78,8 @@ def translate_errors(
         code = _sqlstate(exc)
         if exc.connection_invalidated or (code and code.startswith(_TRANSIENT_SQLSTATES)):
             raise_unchained(unavailable(f"{what} unavailable: {reason(exc)}"))
+        if code in _UNSTORABLE_TEXT_SQLSTATES:
+            raise_unchained(_unstorable(what))
         suffix = f" (SQLSTATE {code})" if code else ""
         raise_unchained(error(f"{what} error: {type(exc.orig).__name__}{suffix}"))
     except sa_exc.SQLAlchemyError as exc:
@@ -77,4 +88,12 @@ def translate_errors(
         code = _sqlstate(exc)
         if _driver_connection_failure(exc) or (code and code.startswith(_TRANSIENT_SQLSTATES)):
             raise_unchained(unavailable(f"{what} unavailable: {reason(exc)}"))
+        if code in _UNSTORABLE_TEXT_SQLSTATES:
+            raise_unchained(_unstorable(what))
         raise
+
+
+def _unstorable(what: str) -> InvalidInputError:
+    return InvalidInputError(
+        what, [FieldError("<text>", "contains a character the database cannot store (NUL)")]
+    )

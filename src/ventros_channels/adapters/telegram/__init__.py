@@ -7,18 +7,20 @@ update per delivery; its idempotency key is ``telegram:{bot_id}:{update_id}``.
 Message ids are unique per chat only, so events carry ``message_id`` as ``"{chat_id}:{id}"``;
 ``reply_to`` and send results use the same form, and outbound ``reply_to`` / ``message_id``
 accept it (or the bare number). Bots have no history API: the capability is absent.
+
+The wire format is described in ``_payloads``, updates are mapped by the tables in ``_inbound``
+and outbound messages encoded by the table in ``_outbound``.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Any, ClassVar
+from datetime import datetime
+from typing import Any, ClassVar, cast
 
 import httpx
 
-from ventros_channels.adapters._safe import epoch, note_malformed, timestamp_fields
+from ventros_channels.adapters._safe import epoch
 from ventros_channels.adapters.base import (
     MALFORMED,
     Capability,
@@ -27,6 +29,14 @@ from ventros_channels.adapters.base import (
     MediaContent,
     WebhookInfo,
 )
+from ventros_channels.adapters.telegram._inbound import Context, map_update, unsupported
+from ventros_channels.adapters.telegram._outbound import (
+    ENCODERS,
+    SEND_METHODS,
+    ApiCall,
+    send_result,
+)
+from ventros_channels.adapters.telegram._payloads import ApiAnswer, Update, WebhookInfoData
 from ventros_channels.adapters.telegram.config import TelegramConfig
 from ventros_channels.domain.config import ChannelConfig
 from ventros_channels.domain.types import ChannelType
@@ -42,92 +52,32 @@ from ventros_channels.errors import (
     WebhookPayloadError,
 )
 from ventros_channels.http import error_for_status, parse_retry_after
-from ventros_channels.messaging.inbound import (
-    Attachment,
-    BotMembershipChanged,
-    ChatMigrated,
-    ChatType,
-    InboundEvent,
-    Location,
-    MediaKind,
-    MessageEcho,
-    MessageEdited,
-    MessageReceived,
-    Postback,
-    ReactionChanged,
-    SharedContact,
-    Unsupported,
-    content_key,
-)
-from ventros_channels.messaging.outbound import (
-    ButtonsMessage,
-    ListMessage,
-    MediaMessage,
-    OutboundMessage,
-    Reaction,
-    SendResult,
-    TextMessage,
-    Typing,
-)
+from ventros_channels.messaging.inbound import Attachment, InboundEvent, MediaKind
+from ventros_channels.messaging.outbound import OutboundMessage, SendResult
 from ventros_channels.ratelimit import RateLimit
 from ventros_channels.webhooks.request import VerificationKeys, WebhookRequest
 from ventros_channels.webhooks.signatures import verify_shared_token
 
-__all__ = ["TelegramAdapter"]
+__all__ = ["TelegramAdapter", "TelegramConfig"]
 
 TELEGRAM = ChannelType.TELEGRAM
-_CHAT_TYPES = {
-    "private": ChatType.DIRECT,
-    "group": ChatType.GROUP,
-    "supergroup": ChatType.GROUP,
-    "channel": ChatType.CHANNEL,
-}
-_MEDIA_FIELDS = (
-    ("document", MediaKind.DOCUMENT),
-    ("audio", MediaKind.AUDIO),
-    ("voice", MediaKind.VOICE),
-    ("video", MediaKind.VIDEO),
-    ("video_note", MediaKind.VIDEO_NOTE),
-    ("animation", MediaKind.ANIMATION),
-    ("sticker", MediaKind.STICKER),
-)
-_SEND_METHOD = {
-    MediaKind.IMAGE: ("sendPhoto", "photo"),
-    MediaKind.DOCUMENT: ("sendDocument", "document"),
-    MediaKind.VIDEO: ("sendVideo", "video"),
-    MediaKind.AUDIO: ("sendAudio", "audio"),
-    MediaKind.VOICE: ("sendVoice", "voice"),
-    MediaKind.ANIMATION: ("sendAnimation", "animation"),
-    MediaKind.STICKER: ("sendSticker", "sticker"),
-    MediaKind.VIDEO_NOTE: ("sendVideoNote", "video_note"),
-}
 _ALLOWED_UPDATES = [
     "message",
     "edited_message",
     "channel_post",
     "edited_channel_post",
+    "business_message",
+    "edited_business_message",
     "callback_query",
     "message_reaction",
     "my_chat_member",
 ]
-
-
-def _chat_type(chat: dict[str, Any]) -> ChatType:
-    return _CHAT_TYPES.get(str(chat.get("type")), ChatType.DIRECT)
-
-
-def _name(user: dict[str, Any]) -> str | None:
-    first = user.get("first_name")
-    last = user.get("last_name")
-    if first and last:
-        return f"{first} {last}"
-    return first or last or user.get("title")
-
-
-def _split_id(value: str) -> tuple[str | None, int]:
-    """``"chat:msg"`` or ``"msg"`` → (chat id or None, message id)."""
-    chat, sep, msg = value.rpartition(":")
-    return (chat if sep else None), int(msg)
+_REFUSED_RECIPIENT = ("blocked", "deactivated", "kicked", "not a member")
+_ERRORS_BY_CODE: dict[int, type[PlatformError]] = {
+    400: InvalidRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+}
 
 
 class TelegramAdapter(ChannelAdapter[TelegramConfig]):
@@ -150,7 +100,7 @@ class TelegramAdapter(ChannelAdapter[TelegramConfig]):
             Capability.WEBHOOK_REGISTRATION,
         }
     )
-    media_kinds: ClassVar[frozenset[MediaKind]] = frozenset(_SEND_METHOD)
+    media_kinds: ClassVar[frozenset[MediaKind]] = frozenset(SEND_METHODS)
     verifies_body: ClassVar[bool] = False  # a shared header token, no signature of the body
     rate_limits: ClassVar[tuple[RateLimit, ...]] = (
         # Bot API FAQ: about 30 messages a second per bot, one a second per chat (short
@@ -176,269 +126,24 @@ class TelegramAdapter(ChannelAdapter[TelegramConfig]):
         return {"X-Telegram-Bot-Api-Secret-Token": secret}
 
     def parse(self, body: bytes, config: TelegramConfig | None = None) -> list[InboundEvent]:
-        update = self.load_json(body)
-        if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
+        doc = self.load_json(body)
+        if not isinstance(doc, dict) or type(doc.get("update_id")) is not int:
             raise WebhookPayloadError("telegram", "expected an Update with an integer update_id")
+        update = cast(Update, doc)
         bot = config.external_id() if config is not None else None
-        key = f"telegram:{bot}:{update['update_id']}" if bot else f"telegram:{update['update_id']}"
+        ident = update["update_id"]
+        ctx = Context(update, bot, f"telegram:{bot}:{ident}" if bot else f"telegram:{ident}")
         try:
-            return [self._update(update, bot, key)]
+            return [map_update(update, ctx)]
         except MALFORMED as exc:
-            return [self._unsupported(update, bot, key, f"malformed update ({type(exc).__name__})")]
-
-    def _unsupported(self, update: Any, bot: str | None, key: str, reason: str) -> Unsupported:
-        chat_id = ""
-        for value in update.values() if isinstance(update, dict) else ():
-            if isinstance(value, dict) and isinstance(value.get("chat"), dict):
-                chat_id = str(value["chat"].get("id", ""))
-                break
-        return Unsupported(
-            channel_type=TELEGRAM,
-            account_id=bot,
-            chat_id=chat_id,
-            timestamp=datetime.now(UTC),
-            idempotency_key=key or content_key("telegram:unsupported", update),
-            reason=reason,
-            raw=update,
-        )
-
-    def _update(self, update: dict[str, Any], bot: str | None, key: str) -> InboundEvent:
-        for field in ("message", "channel_post"):
-            message = update.get(field)
-            if message is not None:
-                return self._message(message, update, bot, key)
-        for field in ("edited_message", "edited_channel_post"):
-            message = update.get(field)
-            if message is not None:
-                return self._edited(message, update, bot, key)
-        if "callback_query" in update:
-            return self._callback(update["callback_query"], update, bot, key)
-        if "message_reaction" in update:
-            return self._reaction(update["message_reaction"], update, bot, key)
-        if "my_chat_member" in update:
-            return self._membership(update["my_chat_member"], update, bot, key)
-        kinds = [k for k in update if k != "update_id"]
-        return self._unsupported(update, bot, key, f"update kind {kinds[0] if kinds else '?'!r}")
-
-    def _common(
-        self, message: dict[str, Any], update: dict[str, Any], bot: str | None
-    ) -> dict[str, Any]:
-        chat = message["chat"]
-        chat_id = str(chat["id"])
-        sender = message.get("from") or message.get("sender_chat") or {}
-        thread = message.get("message_thread_id")
-        return {
-            "channel_type": TELEGRAM,
-            "account_id": bot,
-            "chat_id": chat_id,
-            "chat_type": _chat_type(chat),
-            "thread_id": str(thread)
-            if thread is not None and message.get("is_topic_message")
-            else None,
-            "sender_id": str(sender["id"]) if "id" in sender else None,
-            "sender_name": _name(sender) if sender else None,
-            "sender_username": sender.get("username"),
-            "raw": update,
-            **timestamp_fields(message.get("date"), name="date"),
-        }
-
-    def _content(self, message: dict[str, Any]) -> dict[str, Any]:
-        attachments: list[Attachment] = []
-        caption = message.get("caption")
-        photos = message.get("photo")
-        if photos:
-            sizes = [
-                Attachment(
-                    kind=MediaKind.IMAGE,
-                    media_id=p["file_id"],
-                    file_size=p.get("file_size"),
-                    width=p.get("width"),
-                    height=p.get("height"),
-                )
-                for p in photos
-            ]
-            largest = sizes[-1]
-            attachments.append(  # validated again: model_copy would let a bad caption through
-                Attachment.model_validate(
-                    {
-                        **largest.model_dump(exclude={"variants"}),
-                        "caption": caption,
-                        "variants": sizes[:-1],
-                    }
-                )
-            )
-        for field, kind in _MEDIA_FIELDS:
-            media = message.get(field)
-            if media is not None:
-                attachments.append(
-                    Attachment(
-                        kind=kind,
-                        media_id=media["file_id"],
-                        mime_type=media.get("mime_type"),
-                        file_size=media.get("file_size"),
-                        filename=media.get("file_name"),
-                        duration=media.get("duration"),
-                        width=media.get("width"),
-                        height=media.get("height"),
-                        caption=caption,
-                    )
-                )
-        out: dict[str, Any] = {"text": message.get("text", caption if not attachments else None)}
-        if attachments:
-            out["attachments"] = tuple(attachments)
-        loc = message.get("location")
-        venue = message.get("venue")
-        if venue is not None:
-            loc = venue["location"]
-            out["location"] = Location(
-                latitude=loc["latitude"],
-                longitude=loc["longitude"],
-                name=venue.get("title"),
-                address=venue.get("address"),
-            )
-        elif loc is not None:
-            out["location"] = Location(latitude=loc["latitude"], longitude=loc["longitude"])
-        contact = message.get("contact")
-        if contact is not None:
-            out["contacts"] = (
-                SharedContact(
-                    name=_name(contact),
-                    phones=(contact["phone_number"],) if contact.get("phone_number") else (),
-                    user_id=str(contact["user_id"]) if contact.get("user_id") else None,
-                    vcard=contact.get("vcard"),
-                ),
-            )
-        reply = message.get("reply_to_message")
-        if reply is not None:
-            out["reply_to"] = f"{reply['chat']['id']}:{reply['message_id']}"
-        if message.get("forward_origin") is not None or message.get("forward_date") is not None:
-            out["forwarded"] = True
-        if message.get("media_group_id") is not None:
-            out["media_group_id"] = str(message["media_group_id"])
-        return out
-
-    def _message(
-        self, message: dict[str, Any], update: dict[str, Any], bot: str | None, key: str
-    ) -> InboundEvent:
-        common = self._common(message, update, bot)
-        message_id = f"{common['chat_id']}:{message['message_id']}"
-        if "migrate_to_chat_id" in message:
-            return ChatMigrated(
-                message_id=message_id,
-                idempotency_key=key,
-                new_chat_id=str(message["migrate_to_chat_id"]),
-                **common,
-            )
-        if "migrate_from_chat_id" in message:
-            return self._unsupported(update, bot, key, "service message: migrated from a group")
-        from_bot = bot is not None and common["sender_id"] == bot
-        cls = MessageEcho if from_bot else MessageReceived
-        common.update(self._content(message))
-        common["message_id"] = message_id
-        common["idempotency_key"] = key
-        return cls.model_validate(common)
-
-    def _edited(
-        self, message: dict[str, Any], update: dict[str, Any], bot: str | None, key: str
-    ) -> InboundEvent:
-        common = self._common(message, update, bot)
-        target = f"{common['chat_id']}:{message['message_id']}"
-        content = self._content(message)
-        edit_date = message.get("edit_date")
-        if edit_date:
-            edited = epoch(edit_date)
-            if edited is not None:
-                common["timestamp"] = edited
-            else:
-                note_malformed(common, "edit_date: not a valid time; the message date is kept")
-        return MessageEdited(
-            message_id=target,
-            target_message_id=target,
-            text=content.get("text"),
-            attachments=content.get("attachments", ()),
-            idempotency_key=key,
-            **common,
-        )
-
-    def _callback(
-        self, query: dict[str, Any], update: dict[str, Any], bot: str | None, key: str
-    ) -> InboundEvent:
-        user = query["from"]
-        message = query.get("message") or {}
-        chat = message.get("chat") or {}
-        chat_id = str(chat.get("id", user["id"]))
-        return Postback(
-            channel_type=TELEGRAM,
-            account_id=bot,
-            chat_id=chat_id,
-            chat_type=_chat_type(chat),
-            message_id=f"{chat_id}:{message['message_id']}" if "message_id" in message else None,
-            sender_id=str(user["id"]),
-            sender_name=_name(user),
-            sender_username=user.get("username"),
-            **(
-                timestamp_fields(message["date"], name="message.date")
-                if "date" in message
-                else {"timestamp": datetime.now(UTC)}
-            ),
-            payload=query.get("data"),
-            callback_id=str(query["id"]),
-            idempotency_key=key,
-            raw=update,
-        )
-
-    def _reaction(
-        self, reaction: dict[str, Any], update: dict[str, Any], bot: str | None, key: str
-    ) -> InboundEvent:
-        chat = reaction["chat"]
-        user = reaction.get("user") or reaction.get("actor_chat") or {}
-        emojis = [
-            r.get("emoji") or r.get("custom_emoji_id") for r in reaction.get("new_reaction", [])
-        ]
-        chat_id = str(chat["id"])
-        return ReactionChanged(
-            channel_type=TELEGRAM,
-            account_id=bot,
-            chat_id=chat_id,
-            chat_type=_chat_type(chat),
-            sender_id=str(user["id"]) if "id" in user else None,
-            sender_name=_name(user) if user else None,
-            **timestamp_fields(reaction.get("date"), name="date"),
-            target_message_id=f"{chat_id}:{reaction['message_id']}",
-            emoji=next((e for e in emojis if e), None),
-            idempotency_key=key,
-            raw=update,
-        )
-
-    def _membership(
-        self, change: dict[str, Any], update: dict[str, Any], bot: str | None, key: str
-    ) -> InboundEvent:
-        chat = change["chat"]
-        user = change.get("from") or {}
-        old = change.get("old_chat_member", {}).get("status")
-        new = change["new_chat_member"]["status"]
-        private = chat.get("type") == "private"
-        return BotMembershipChanged(
-            channel_type=TELEGRAM,
-            account_id=bot,
-            chat_id=str(chat["id"]),
-            chat_type=_chat_type(chat),
-            sender_id=str(user["id"]) if "id" in user else None,
-            sender_name=_name(user) if user else None,
-            **timestamp_fields(change.get("date"), name="date"),
-            old_status=old,
-            new_status=new,
-            blocked=private and new == "kicked",
-            idempotency_key=key,
-            raw=update,
-        )
+            return [unsupported(ctx, f"malformed update ({type(exc).__name__})")]
 
     # ------------------------------------------------------------------ network
 
     def _map_error(
         self, response: httpx.Response, redact: Callable[[str], str]
     ) -> PlatformError | None:
-        data: Any = None
+        data: object = None
         if "json" in response.headers.get("content-type", ""):
             try:
                 data = response.json()
@@ -448,15 +153,19 @@ class TelegramAdapter(ChannelAdapter[TelegramConfig]):
             return None
         if not isinstance(data, dict):
             return error_for_status(response, "telegram", redact(response.text[:200]) or "error")
-        code = data.get("error_code", response.status_code)
-        text = redact(str(data.get("description", "")))
-        params = data.get("parameters")
+        return self._api_error(response, cast(ApiAnswer, data), redact)
+
+    @staticmethod
+    def _api_error(
+        response: httpx.Response, answer: ApiAnswer, redact: Callable[[str], str]
+    ) -> PlatformError:
+        code = answer.get("error_code", response.status_code)
+        text = redact(str(answer.get("description", "")))
+        params = answer.get("parameters")
         params = params if isinstance(params, dict) else {}
-        kw: dict[str, Any] = {
-            "platform": "telegram",
-            "status_code": response.status_code,
-            "code": code,
-        }
+        kw: dict[str, Any] = {"platform": "telegram", "status_code": response.status_code}
+        kw["code"] = code
+        lowered = text.lower()
         if "migrate_to_chat_id" in params:
             return ChatMigratedError(text, new_chat_id=str(params["migrate_to_chat_id"]), **kw)
         if code == 429 or "retry_after" in params:
@@ -464,127 +173,57 @@ class TelegramAdapter(ChannelAdapter[TelegramConfig]):
             if retry is None:  # no usable body hint: the header, in either of its forms
                 retry = parse_retry_after(response.headers.get("retry-after"))
             return RateLimitedError(text, retry_after=retry, **kw)
-        if code == 401:
-            return AuthenticationError(text, **kw)
-        if code == 403:
-            lowered = text.lower()
-            if any(w in lowered for w in ("blocked", "deactivated", "kicked", "not a member")):
-                return RecipientUnavailableError(text, **kw)
-            return PermissionDeniedError(text, **kw)
-        if code == 400 and "chat not found" in text.lower():
+        refused = (code == 403 and any(w in lowered for w in _REFUSED_RECIPIENT)) or (
+            code == 400 and "chat not found" in lowered
+        )
+        if refused:
             return RecipientUnavailableError(text, **kw)
-        if code == 400:
-            return InvalidRequestError(text, **kw)
+        kind = _ERRORS_BY_CODE.get(code) if isinstance(code, int) else None
+        if kind is not None:
+            return kind(text, **kw)
         return error_for_status(response, "telegram", text or "error", code=code)
 
     def _url(self, config: TelegramConfig, method: str) -> str:
         return f"{config.api_base_url}/bot{config.bot_token.get_secret_value()}/{method}"
 
     async def _call(
+        self, client: httpx.AsyncClient, config: TelegramConfig, call: ApiCall
+    ) -> object:
+        response = await self.http.request(
+            client,
+            "POST",
+            self._url(config, call.method),
+            idempotent=call.idempotent,
+            secrets=(config.bot_token.get_secret_value(),),
+            json=call.json_body,
+            data=call.data,
+            files=call.files,
+        )
+        return cast(ApiAnswer, response.json())["result"]
+
+    async def _get(
         self,
         client: httpx.AsyncClient,
         config: TelegramConfig,
         method: str,
-        *,
-        idempotent: bool,
-        json_body: dict[str, Any] | None = None,
-        data: dict[str, Any] | None = None,
-        files: Any = None,
+        body: dict[str, Any] | None = None,
     ) -> Any:
-        response = await self.http.request(
-            client,
-            "POST",
-            self._url(config, method),
-            idempotent=idempotent,
-            secrets=(config.bot_token.get_secret_value(),),
-            json=json_body,
-            data=data,
-            files=files,
-        )
-        return response.json()["result"]
-
-    @staticmethod
-    def _target(message: OutboundMessage) -> dict[str, Any]:
-        body: dict[str, Any] = {"chat_id": message.to}
-        if message.thread_id is not None:
-            body["message_thread_id"] = int(message.thread_id)
-        if message.reply_to is not None:
-            _, msg = _split_id(message.reply_to)
-            body["reply_parameters"] = {"message_id": msg, "allow_sending_without_reply": True}
-        return body
-
-    @staticmethod
-    def _result(result: Any) -> SendResult:
-        if isinstance(result, dict) and "message_id" in result:
-            chat = str(result["chat"]["id"])
-            return SendResult(message_id=f"{chat}:{result['message_id']}", chat_id=chat, raw=result)
-        return SendResult(message_id=None, raw=result)
+        """An idempotent call (reads, settings) and its ``result``."""
+        return await self._call(client, config, ApiCall(method, body, idempotent=True))
 
     async def send(
         self, client: httpx.AsyncClient, config: TelegramConfig, message: OutboundMessage
     ) -> SendResult:
-        body = self._target(message)
-        if isinstance(message, TextMessage):
-            body["text"] = message.text
-            if message.parse_mode:
-                body["parse_mode"] = message.parse_mode
-            if not message.preview_url:
-                body["link_preview_options"] = {"is_disabled": True}
-            return self._result(
-                await self._call(client, config, "sendMessage", idempotent=False, json_body=body)
-            )
-        if isinstance(message, ButtonsMessage | ListMessage):
-            body["text"] = message.text
-            if isinstance(message, ButtonsMessage):
-                rows = [[{"text": b.title, "callback_data": b.id}] for b in message.buttons]
-            else:
-                rows = [
-                    [{"text": r.title, "callback_data": r.id}]
-                    for s in message.sections
-                    for r in s.rows
-                ]
-            body["reply_markup"] = {"inline_keyboard": rows}
-            return self._result(
-                await self._call(client, config, "sendMessage", idempotent=False, json_body=body)
-            )
-        if isinstance(message, MediaMessage):
-            method, field = _SEND_METHOD.get(message.media_kind, ("sendDocument", "document"))
-            if message.caption:
-                body["caption"] = message.caption
-            if message.data is not None:
-                form = {
-                    k: json.dumps(v) if isinstance(v, dict) else str(v) for k, v in body.items()
-                }
-                files = {field: (message.filename or field, message.data, message.mime_type)}
-                result = await self._call(
-                    client, config, method, idempotent=False, data=form, files=files
-                )
-            else:
-                body[field] = message.url or message.media_id
-                result = await self._call(client, config, method, idempotent=False, json_body=body)
-            return self._result(result)
-        if isinstance(message, Reaction):
-            _, msg = _split_id(message.message_id)
-            reaction = [{"type": "emoji", "emoji": message.emoji}] if message.emoji else []
-            await self._call(
-                client,
-                config,
-                "setMessageReaction",
-                idempotent=True,
-                json_body={"chat_id": message.to, "message_id": msg, "reaction": reaction},
-            )
+        encoder = ENCODERS.get(type(message))
+        if encoder is None:
+            raise CapabilityNotSupportedError("telegram", f"send {message.kind}")
+        call = encoder(message)
+        if call is None:
             return SendResult(message_id=None, chat_id=message.to)
-        if isinstance(message, Typing):
-            if message.on:
-                await self._call(
-                    client,
-                    config,
-                    "sendChatAction",
-                    idempotent=True,
-                    json_body={"chat_id": message.to, "action": "typing"},
-                )
+        result = await self._call(client, config, call)
+        if not call.sends:
             return SendResult(message_id=None, chat_id=message.to)
-        raise CapabilityNotSupportedError("telegram", f"send {message.kind}")
+        return send_result(result, message)
 
     async def answer_callback_query(
         self,
@@ -597,12 +236,12 @@ class TelegramAdapter(ChannelAdapter[TelegramConfig]):
         body: dict[str, Any] = {"callback_query_id": callback_id}
         if text:
             body["text"] = text
-        await self._call(client, config, "answerCallbackQuery", idempotent=True, json_body=body)
+        await self._get(client, config, "answerCallbackQuery", body)
 
     async def test_connection(
         self, client: httpx.AsyncClient, config: TelegramConfig
     ) -> ConnectionInfo:
-        me = await self._call(client, config, "getMe", idempotent=True)
+        me = await self._get(client, config, "getMe")
         return ConnectionInfo(
             ok=True,
             account_id=str(me["id"]),
@@ -625,14 +264,14 @@ class TelegramAdapter(ChannelAdapter[TelegramConfig]):
         }
         if config.webhook_secret_token is not None:
             body["secret_token"] = config.webhook_secret_token.get_secret_value()
-        await self._call(client, config, "setWebhook", idempotent=True, json_body=body)
+        await self._get(client, config, "setWebhook", body)
         return WebhookInfo(url=url, active=True)
 
     async def unregister_webhook(self, client: httpx.AsyncClient, config: TelegramConfig) -> None:
-        await self._call(client, config, "deleteWebhook", idempotent=True, json_body={})
+        await self._get(client, config, "deleteWebhook", {})
 
     async def webhook_info(self, client: httpx.AsyncClient, config: TelegramConfig) -> WebhookInfo:
-        info = await self._call(client, config, "getWebhookInfo", idempotent=True)
+        info: WebhookInfoData = await self._get(client, config, "getWebhookInfo")
         last_error_date = info.get("last_error_date")
         return WebhookInfo(
             url=info.get("url") or None,
@@ -648,9 +287,7 @@ class TelegramAdapter(ChannelAdapter[TelegramConfig]):
     ) -> MediaContent:
         if attachment.media_id is None:
             raise InvalidRequestError("attachment has no file_id", platform="telegram")
-        info = await self._call(
-            client, config, "getFile", idempotent=True, json_body={"file_id": attachment.media_id}
-        )
+        info = await self._get(client, config, "getFile", {"file_id": attachment.media_id})
         token = config.bot_token.get_secret_value()
         response = await self.http.request(
             client,

@@ -50,44 +50,49 @@ class FakeTelegram(FakePlatform):
             "application/json"
         ):
             body = json.loads(request.content)
-
-        def ok(result: Any) -> httpx.Response:
-            return json_response(200, {"ok": True, "result": result})
-
-        if method == "getMe":
-            return ok(
-                {
-                    "id": self.bot_id,
-                    "is_bot": True,
-                    "first_name": "Fake",
-                    "username": "fake_support_bot",
-                }
+        answer = self._methods.get(method)
+        if answer is None and method.startswith("send"):
+            answer = self._sent
+        if answer is None:
+            return json_response(
+                404, {"ok": False, "error_code": 404, "description": "Not Found: method not found"}
             )
-        if method == "setWebhook":
-            self.webhook_url = body.get("url")
-            return ok(True)
-        if method == "deleteWebhook":
-            self.webhook_url = None
-            return ok(True)
-        if method == "getWebhookInfo":
-            return ok({"url": self.webhook_url or "", "pending_update_count": 0})
-        if method.startswith("send") and method != "sendChatAction":
-            chat = str(body.get("chat_id", ""))
-            self.sent.append(SentMessage("telegram", chat, method, body))
-            message_id = next(self._ids)
-            return ok(
-                {
-                    "message_id": message_id,
-                    "chat": {"id": int(chat) if chat.lstrip("-").isdigit() else chat},
-                    "date": int(self.now().timestamp()),
-                    "text": body.get("text"),
-                }
-            )
-        if method in ("sendChatAction", "setMessageReaction", "answerCallbackQuery"):
-            return ok(True)
-        return json_response(
-            404, {"ok": False, "error_code": 404, "description": "Not Found: method not found"}
-        )
+        return json_response(200, {"ok": True, "result": answer(method, body)})
+
+    @property
+    def _methods(self) -> dict[str, Callable[[str, dict[str, Any]], object]]:
+        """Bot API method -> its result (``send*`` methods not listed here send a message)."""
+        return {
+            "getMe": lambda _m, _b: {
+                "id": self.bot_id,
+                "is_bot": True,
+                "first_name": "Fake",
+                "username": "fake_support_bot",
+            },
+            "setWebhook": self._set_webhook,
+            "deleteWebhook": self._set_webhook,
+            "getWebhookInfo": lambda _m, _b: {
+                "url": self.webhook_url or "",
+                "pending_update_count": 0,
+            },
+            "sendChatAction": lambda _m, _b: True,
+            "setMessageReaction": lambda _m, _b: True,
+            "answerCallbackQuery": lambda _m, _b: True,
+        }
+
+    def _set_webhook(self, method: str, body: dict[str, Any]) -> bool:
+        self.webhook_url = body.get("url") if method == "setWebhook" else None
+        return True
+
+    def _sent(self, method: str, body: dict[str, Any]) -> dict[str, Any]:
+        chat = str(body.get("chat_id", ""))
+        self.sent.append(SentMessage("telegram", chat, method, body))
+        return {
+            "message_id": next(self._ids),
+            "chat": {"id": int(chat) if chat.lstrip("-").isdigit() else chat},
+            "date": int(self.now().timestamp()),
+            "text": body.get("text"),
+        }
 
     def text_update(
         self, *, chat_id: int, text: str, name: str = "Ana", message_id: int | None = None

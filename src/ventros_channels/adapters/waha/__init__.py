@@ -14,23 +14,23 @@ they are, with the phone JID in ``sender_aliases`` when the payload carries it.
 
 Idempotency: a message has the same key whether it came as ``message`` or ``message.any``
 (``waha:{session}:msg:{id}``), so subscribing to both does not process it twice.
+
+Layout: the wire format in ``_payloads``, deliveries mapped by the table in ``_inbound``,
+outbound messages encoded by the table in ``_outbound``, and what session statuses mean for a
+channel in ``_session`` (reached through :meth:`WAHAAdapter.apply_session_status`).
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import httpx
 
-from ventros_channels.adapters._safe import (
-    ParseLimits,
-    check_window,
-    epoch,
-    timestamp_fields,
-)
+from ventros_channels.adapters._safe import ParseLimits, check_window, epoch
 from ventros_channels.adapters.base import (
     MALFORMED,
     Capability,
@@ -39,8 +39,22 @@ from ventros_channels.adapters.base import (
     ConnectionInfo,
     HistoryPage,
     MediaContent,
+    PairingStep,
     WebhookInfo,
 )
+from ventros_channels.adapters.waha import _session as sessions
+from ventros_channels.adapters.waha._inbound import (
+    ACK_STATUS,
+    Context,
+    chat_type,
+    map_envelope,
+    map_history_item,
+    map_message,
+    normalize_jid,
+    unsupported,
+)
+from ventros_channels.adapters.waha._outbound import ENCODERS
+from ventros_channels.adapters.waha._payloads import Envelope, Me, WAMessage
 from ventros_channels.adapters.waha.config import WAHAApiKeyAuth, WAHAConfig
 from ventros_channels.domain.channel import Channel
 from ventros_channels.domain.config import ChannelConfig
@@ -54,34 +68,14 @@ from ventros_channels.errors import (
     WebhookVerificationError,
 )
 from ventros_channels.http import RetryPolicy, error_for_status
-from ventros_channels.messaging.delivery import DeliveryStatus
 from ventros_channels.messaging.inbound import (
     Attachment,
-    ChatType,
-    DeliveryError,
     InboundEvent,
-    Location,
     MediaKind,
-    MessageDeleted,
     MessageEcho,
-    MessageEdited,
     MessageReceived,
-    ReactionChanged,
-    SessionStatusChanged,
-    SharedContact,
-    StatusChanged,
-    Unsupported,
-    content_key,
 )
-from ventros_channels.messaging.outbound import (
-    MarkAsRead,
-    MediaMessage,
-    OutboundMessage,
-    Reaction,
-    SendResult,
-    TextMessage,
-    Typing,
-)
+from ventros_channels.messaging.outbound import OutboundMessage, SendResult
 from ventros_channels.webhooks.request import VerificationKeys, WebhookRequest
 from ventros_channels.webhooks.signatures import hmac_hex, verify_hmac
 
@@ -89,96 +83,14 @@ __all__ = [
     "ACK_STATUS",
     "DEFAULT_REPLAY_WINDOW",
     "WAHAAdapter",
-    "apply_session_status",
+    "WAHAConfig",
     "normalize_jid",
 ]
 
 WAHA = ChannelType.WAHA
-ACK_STATUS = {
-    -1: DeliveryStatus.FAILED,
-    0: DeliveryStatus.PENDING,
-    1: DeliveryStatus.SENT,
-    2: DeliveryStatus.DELIVERED,
-    3: DeliveryStatus.READ,
-    4: DeliveryStatus.PLAYED,
-}
-"""WAHA ``ack`` values and the delivery status each one means."""
 DEFAULT_REPLAY_WINDOW = timedelta(hours=1)
 """How old a signed envelope may be: the retries this library registers (exponential, ten
 attempts from 2 s) end within about 35 minutes; older copies are replays."""
-_SEND_ENDPOINT = {
-    MediaKind.IMAGE: "sendImage",
-    MediaKind.VOICE: "sendVoice",
-    MediaKind.VIDEO: "sendVideo",
-}
-
-
-def normalize_jid(jid: str) -> str:
-    """One form per WhatsApp user id: phone JIDs become ``<digits>@c.us`` (device suffix
-    dropped); groups, ``@lid``, newsletters and broadcasts are kept as they are.
-    """
-    if jid.endswith("@c.us") and ":" not in jid:  # already normal: the common case
-        return jid
-    user, _, server = jid.partition("@")
-    if server in ("s.whatsapp.net", "c.us"):
-        return f"{user.partition(':')[0]}@c.us"
-    return jid
-
-
-def _chat_type(chat_id: str) -> ChatType:
-    if chat_id.endswith(("@c.us", "@lid")):
-        return ChatType.DIRECT
-    if chat_id.endswith("@g.us"):
-        return ChatType.GROUP
-    if chat_id.endswith("@newsletter"):
-        return ChatType.CHANNEL
-    if chat_id.endswith("@broadcast"):
-        return ChatType.BROADCAST
-    return ChatType.DIRECT
-
-
-def _stamp(seconds: Any, envelope_ms: Any) -> dict[str, Any]:
-    """The ``timestamp`` of an event: the payload's own time (seconds), else the envelope's
-    (milliseconds); a payload time that is present but unusable is recorded as malformed.
-    """
-    envelope = epoch(envelope_ms, 1000)
-    if seconds is None and envelope is not None:
-        return {"timestamp": envelope}
-    return timestamp_fields(seconds, fallback=envelope)
-
-
-def _media_kind(mime: str | None, data_type: Any) -> MediaKind:
-    if data_type == "ptt":
-        return MediaKind.VOICE
-    if data_type == "sticker" or (mime or "").startswith("image/webp"):
-        return MediaKind.STICKER
-    prefix = (mime or "").split("/", 1)[0]
-    return {
-        "image": MediaKind.IMAGE,
-        "video": MediaKind.VIDEO,
-        "audio": MediaKind.AUDIO,
-    }.get(prefix, MediaKind.DOCUMENT)
-
-
-def _vcard(card: str) -> SharedContact:
-    name = None
-    phones: list[str] = []
-    for line in card.splitlines():
-        key, _, value = line.partition(":")
-        if key.upper() == "FN":
-            name = value.strip()
-        elif key.upper().startswith("TEL"):
-            phones.append(value.strip())
-    return SharedContact(name=name, phones=tuple(phones), vcard=card)
-
-
-def apply_session_status(channel: Channel, event: SessionStatusChanged) -> None:
-    """Apply a WAHA ``session.status`` event to the channel (WORKING activates,
-    SCAN_QR_CODE/STARTING mean connecting, STOPPED disconnects, FAILED is an error).
-
-    An unknown status raises :class:`~ventros_channels.errors.UnknownSessionStatusError`.
-    """
-    channel.record_session_status(event.status)
 
 
 class WAHAAdapter(ChannelAdapter[WAHAConfig]):
@@ -262,254 +174,45 @@ class WAHAAdapter(ChannelAdapter[WAHAConfig]):
         }
 
     def parse(self, body: bytes, config: WAHAConfig | None = None) -> list[InboundEvent]:
-        envelope = self.load_json(body)
+        doc = self.load_json(body)
         if (
-            not isinstance(envelope, dict)
-            or not isinstance(envelope.get("event"), str)
-            or not isinstance(envelope.get("payload"), dict)
+            not isinstance(doc, dict)
+            or not isinstance(doc.get("event"), str)
+            or not isinstance(doc.get("payload"), dict)
         ):
             raise WebhookPayloadError("waha", "expected an envelope with 'event' and 'payload'")
+        envelope = cast(Envelope, doc)
         session = envelope.get("session")
-        session = session if isinstance(session, str) else None
+        ctx = Context(envelope, session if isinstance(session, str) else None, self.event_key)
         try:
-            return [self._event(envelope, session)]
+            return [map_envelope(ctx)]
         except MALFORMED as exc:
-            return [self._unsupported(envelope, session, f"malformed ({type(exc).__name__})")]
-
-    def _unsupported(
-        self, envelope: dict[str, Any], session: str | None, reason: str
-    ) -> Unsupported:
-        payload = envelope.get("payload")
-        chat = payload.get("from") if isinstance(payload, dict) else None
-        ident = envelope.get("id")
-        return Unsupported(
-            channel_type=WAHA,
-            account_id=session,
-            chat_id=normalize_jid(chat) if isinstance(chat, str) else "",
-            **_stamp(None, envelope.get("timestamp")),
-            idempotency_key=f"waha:{session}:event:{ident}"
-            if isinstance(ident, str)
-            else content_key(f"waha:{session}:event", envelope),
-            reason=reason,
-            raw=envelope,
-        )
-
-    def _event(self, envelope: dict[str, Any], session: str | None) -> InboundEvent:
-        kind = envelope["event"]
-        payload = envelope["payload"]
-        if kind in ("message", "message.any"):
-            return self.message_event(
-                payload, session, envelope, envelope.get("me"), envelope.get("timestamp")
-            )
-        if kind == "message.ack":
-            return self._ack(payload, session, envelope)
-        if kind == "message.reaction":
-            return self._reaction(payload, session, envelope)
-        if kind == "message.edited":
-            return self._edited(payload, session, envelope)
-        if kind == "message.revoked":
-            return self._revoked(payload, session, envelope)
-        if kind == "session.status":
-            status = str(payload["status"])
-            ident = envelope.get("id")
-            key = (
-                f"waha:{session}:session:{ident}"
-                if isinstance(ident, str)
-                else content_key(f"waha:{session}:session", envelope)
-            )
-            return SessionStatusChanged(
-                channel_type=WAHA,
-                account_id=session,
-                chat_id=str(payload.get("name") or session or ""),
-                **_stamp(None, envelope.get("timestamp")),
-                status=status,
-                idempotency_key=key,
-                raw=envelope,
-            )
-        return self._unsupported(envelope, session, f"event {kind!r} is not mapped")
-
-    def _participants(
-        self, payload: dict[str, Any], me: Any
-    ) -> tuple[str, str | None, tuple[str, ...], bool]:
-        """(chat id, sender id, sender aliases, from me) of a message payload."""
-        from_me = bool(payload.get("fromMe"))
-        raw_from, raw_to = payload.get("from"), payload.get("to")
-        chat_raw = raw_to if from_me and isinstance(raw_to, str) else raw_from
-        chat_id = normalize_jid(str(chat_raw))
-        participant = payload.get("participant") or payload.get("author")
-        if from_me:
-            sender_raw = me.get("id") if isinstance(me, dict) else None
-        elif participant:
-            sender_raw = participant
-        else:
-            sender_raw = raw_from
-        sender = normalize_jid(sender_raw) if isinstance(sender_raw, str) else None
-        aliases: list[str] = []
-        info = (
-            (payload.get("_data") or {}).get("Info")
-            if isinstance(payload.get("_data"), dict)
-            else None
-        )
-        if isinstance(info, dict):
-            for field in ("SenderAlt", "RecipientAlt"):
-                alt = info.get(field)
-                if isinstance(alt, str) and alt and normalize_jid(alt) != sender:
-                    aliases.append(normalize_jid(alt))
-        return chat_id, sender, tuple(aliases), from_me
+            return [unsupported(ctx, f"malformed ({type(exc).__name__})")]
 
     def message_event(
         self,
-        payload: dict[str, Any],
+        payload: WAMessage,
         session: str | None,
         raw: Any = None,
         me: Any = None,
         envelope_ms: Any = None,
     ) -> MessageReceived | MessageEcho:
         """Map one WAHA message (a webhook payload or a history item) to an event."""
-        chat_id, sender, aliases, from_me = self._participants(payload, me)
-        raw_data = payload.get("_data")
-        data: dict[str, Any] = raw_data if isinstance(raw_data, dict) else {}
-        ident = str(payload["id"])
-        fields: dict[str, Any] = {
-            "channel_type": WAHA,
-            "account_id": session,
-            "message_id": ident,
-            "chat_id": chat_id,
-            "chat_type": _chat_type(chat_id),
-            "sender_id": sender,
-            **_stamp(payload.get("timestamp"), envelope_ms),
-            "idempotency_key": f"waha:{session}:msg:{ident}",
-            "raw": raw if raw is not None else payload,
-        }
-        if aliases:
-            fields["sender_aliases"] = aliases
-        body = payload.get("body") or None
-        if payload.get("hasMedia"):
-            media = payload.get("media") or {}
-            mime = media.get("mimetype")
-            fields["attachments"] = (
-                Attachment(
-                    kind=_media_kind(mime, data.get("type")),
-                    url=media.get("url") or payload.get("mediaUrl"),
-                    mime_type=mime,
-                    filename=media.get("filename"),
-                    caption=body,
-                ),
-            )
-        else:
-            fields["text"] = body
-        loc = payload.get("location")
-        if loc and loc.get("latitude") is not None:
-            fields["location"] = Location(
-                latitude=float(loc["latitude"]),
-                longitude=float(loc["longitude"]),
-                name=loc.get("description") or loc.get("name"),
-            )
-        cards = payload.get("vCards")
-        if cards:
-            fields["contacts"] = tuple(_vcard(c) for c in cards if isinstance(c, str))
-        reply = payload.get("replyTo")
-        if reply and reply.get("id"):
-            fields["reply_to"] = str(reply["id"])
-        if data:
-            if data.get("isForwarded"):
-                fields["forwarded"] = True
-            if not from_me:
-                info = data.get("Info")
-                fields["sender_name"] = data.get("notifyName") or (
-                    info.get("PushName") if isinstance(info, dict) else None
-                )
-        # model_validate on a ready dict: the cheapest validated construction
-        if from_me:
-            return MessageEcho.model_validate(fields)
-        return MessageReceived.model_validate(fields)
+        envelope: Envelope = {"event": "message", "payload": cast(dict[str, object], payload)}
+        if isinstance(me, dict):
+            envelope["me"] = cast(Me, me)
+        if envelope_ms is not None:
+            envelope["timestamp"] = envelope_ms
+        return map_message(payload, Context(envelope, session, self.event_key), raw)
 
-    def _ack(
-        self, payload: dict[str, Any], session: str | None, envelope: dict[str, Any]
-    ) -> InboundEvent:
-        ack = int(payload["ack"])
-        status = ACK_STATUS.get(ack)
-        if status is None:
-            return self._unsupported(envelope, session, f"unknown ack value {ack}")
-        # in an ack, "from" is the chat the message went to, whoever sent it
-        chat_id = normalize_jid(str(payload["from"]))
-        ident = str(payload["id"])
-        return StatusChanged(
-            channel_type=WAHA,
-            account_id=session,
-            message_id=ident,
-            chat_id=chat_id,
-            chat_type=_chat_type(chat_id),
-            recipient_id=chat_id,
-            **_stamp(payload.get("timestamp"), envelope.get("timestamp")),
-            status=status,
-            error=DeliveryError(code="ERROR", title=payload.get("ackName")) if ack == -1 else None,
-            idempotency_key=f"waha:{session}:ack:{ident}:{ack}",
-            raw=envelope,
-        )
+    # ------------------------------------------------------------------ session pairing
 
-    def _reaction(
-        self, payload: dict[str, Any], session: str | None, envelope: dict[str, Any]
-    ) -> InboundEvent:
-        reaction = payload["reaction"]
-        chat_id, sender, aliases, from_me = self._participants(payload, envelope.get("me"))
-        text = reaction.get("text") or None
-        return ReactionChanged(
-            channel_type=WAHA,
-            account_id=session,
-            message_id=str(payload.get("id")),
-            chat_id=chat_id,
-            chat_type=_chat_type(chat_id),
-            sender_id=sender,
-            sender_aliases=aliases,
-            from_me=from_me,
-            **_stamp(payload.get("timestamp"), envelope.get("timestamp")),
-            target_message_id=str(reaction["messageId"]),
-            emoji=text,
-            idempotency_key=f"waha:{session}:reaction:{payload.get('id')}:{text or ''}",
-            raw=envelope,
-        )
+    def apply_session_status(self, channel: Channel, status: str) -> PairingStep:
+        """Record a WAHA session status on the channel (see :mod:`._session`)."""
+        return sessions.apply_status(channel, status)
 
-    def _edited(
-        self, payload: dict[str, Any], session: str | None, envelope: dict[str, Any]
-    ) -> InboundEvent:
-        chat_id, sender, aliases, from_me = self._participants(payload, envelope.get("me"))
-        return MessageEdited(
-            channel_type=WAHA,
-            account_id=session,
-            message_id=str(payload["id"]),
-            chat_id=chat_id,
-            chat_type=_chat_type(chat_id),
-            sender_id=sender,
-            sender_aliases=aliases,
-            from_me=from_me,
-            **_stamp(payload.get("timestamp"), envelope.get("timestamp")),
-            target_message_id=str(payload["editedMessageId"]),
-            text=payload.get("body"),
-            idempotency_key=f"waha:{session}:edit:{payload['id']}",
-            raw=envelope,
-        )
-
-    def _revoked(
-        self, payload: dict[str, Any], session: str | None, envelope: dict[str, Any]
-    ) -> InboundEvent:
-        after = payload.get("after") or payload.get("before") or {}
-        chat_id, sender, aliases, from_me = self._participants(after, envelope.get("me"))
-        target = str(payload["revokedMessageId"])
-        return MessageDeleted(
-            channel_type=WAHA,
-            account_id=session,
-            message_id=after.get("id"),
-            chat_id=chat_id,
-            chat_type=_chat_type(chat_id),
-            sender_id=sender,
-            sender_aliases=aliases,
-            from_me=from_me,
-            **_stamp(after.get("timestamp"), envelope.get("timestamp")),
-            target_message_id=target,
-            idempotency_key=f"waha:{session}:revoke:{target}",
-            raw=envelope,
-        )
+    def pairing_step(self, channel: Channel) -> PairingStep:
+        return sessions.current_step(channel)
 
     # ------------------------------------------------------------------ network
 
@@ -628,6 +331,16 @@ class WAHAAdapter(ChannelAdapter[WAHAConfig]):
             client, config, "POST", f"/api/sessions/{config.session_id}/logout", idempotent=True
         )
 
+    async def end_session(
+        self, client: httpx.AsyncClient, config: WAHAConfig, *, logout: bool
+    ) -> str:
+        """Stop the session, or log it out (the phone must pair again); a session WAHA does
+        not know is already stopped."""
+        end = self.logout_session if logout else self.stop_session
+        with contextlib.suppress(ResourceNotFoundError):
+            await end(client, config)
+        return str(sessions.STOPPED)
+
     async def _session(self, client: httpx.AsyncClient, config: WAHAConfig) -> dict[str, Any]:
         response = await self._request(
             client, config, "GET", f"/api/sessions/{config.session_id}", idempotent=True
@@ -712,69 +425,20 @@ class WAHAAdapter(ChannelAdapter[WAHAConfig]):
     async def send(
         self, client: httpx.AsyncClient, config: WAHAConfig, message: OutboundMessage
     ) -> SendResult:
-        base: dict[str, Any] = {"session": config.session_id, "chatId": message.to}
-        if isinstance(message, TextMessage):
-            body = {**base, "text": message.text, "linkPreview": message.preview_url}
-            if message.reply_to:
-                body["reply_to"] = message.reply_to
-            return self._result(
-                await self._request(
-                    client, config, "POST", "/api/sendText", idempotent=False, json_body=body
-                ),
-                message.to,
-            )
-        if isinstance(message, MediaMessage):
-            if message.media_id is not None:
-                raise CapabilityNotSupportedError("waha", "send media by platform media id")
-            file: dict[str, Any] = {
-                "mimetype": message.mime_type or "application/octet-stream",
-                "filename": message.filename or "file",
-            }
-            if message.url is not None:
-                file["url"] = message.url
-            else:
-                file["data"] = base64.b64encode(message.data or b"").decode()
-            body = {**base, "file": file}
-            if message.caption:
-                body["caption"] = message.caption
-            if message.reply_to:
-                body["reply_to"] = message.reply_to
-            endpoint = _SEND_ENDPOINT.get(message.media_kind, "sendFile")
-            return self._result(
-                await self._request(
-                    client, config, "POST", f"/api/{endpoint}", idempotent=False, json_body=body
-                ),
-                message.to,
-            )
-        if isinstance(message, MarkAsRead):
-            body = {**base, "messageIds": [message.message_id], "messageId": message.message_id}
-            await self._request(
-                client, config, "POST", "/api/sendSeen", idempotent=True, json_body=body
-            )
+        encoder = ENCODERS.get(type(message))
+        if encoder is None:
+            raise CapabilityNotSupportedError("waha", f"send {message.kind}")
+        call = encoder(config.session_id, message)
+        response = await self._request(
+            client, config, call.method, call.path, idempotent=call.idempotent, json_body=call.body
+        )
+        if not call.sends:
             return SendResult(message_id=None, chat_id=message.to)
-        if isinstance(message, Reaction):
-            body = {
-                "session": config.session_id,
-                "messageId": message.message_id,
-                "reaction": message.emoji or "",
-            }
-            await self._request(
-                client, config, "PUT", "/api/reaction", idempotent=True, json_body=body
-            )
-            return SendResult(message_id=None, chat_id=message.to)
-        if isinstance(message, Typing):
-            path = "/api/startTyping" if message.on else "/api/stopTyping"
-            await self._request(client, config, "POST", path, idempotent=True, json_body=base)
-            return SendResult(message_id=None, chat_id=message.to)
-        raise CapabilityNotSupportedError("waha", f"send {message.kind}")
-
-    @staticmethod
-    def _result(response: httpx.Response, chat_id: str) -> SendResult:
         data = response.json() if response.content else {}
         ident = data.get("id") if isinstance(data, dict) else None
         if isinstance(ident, dict):  # some engines answer {"id": {"_serialized": ...}}
             ident = ident.get("_serialized")
-        return SendResult(message_id=str(ident) if ident else None, chat_id=chat_id, raw=data)
+        return SendResult(message_id=str(ident) if ident else None, chat_id=message.to, raw=data)
 
     async def list_chats(
         self,
@@ -808,7 +472,7 @@ class WAHAAdapter(ChannelAdapter[WAHAConfig]):
             items.append(
                 ChatSummary(
                     chat_id=chat_id,
-                    chat_type=_chat_type(chat_id),
+                    chat_type=chat_type(chat_id),
                     name=chat.get("name"),
                     last_activity_at=epoch(stamp),
                 )
@@ -842,16 +506,7 @@ class WAHAAdapter(ChannelAdapter[WAHAConfig]):
         if not isinstance(messages, list):
             raise InvalidRequestError("WAHA message list is not a list", platform="waha")
         session = config.session_id
-        events: list[InboundEvent] = []
-        for item in messages:
-            try:
-                events.append(self.message_event(item, session))
-            except MALFORMED as exc:
-                events.append(
-                    self._unsupported(
-                        {"payload": item}, session, f"malformed ({type(exc).__name__})"
-                    )
-                )
+        events = [map_history_item(item, session, self.event_key) for item in messages]
         next_cursor = str(offset + len(messages)) if len(messages) >= limit else None
         return HistoryPage(tuple(events), next_cursor)
 

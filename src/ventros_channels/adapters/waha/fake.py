@@ -16,6 +16,9 @@ from ventros_channels.webhooks.request import WebhookRequest
 
 __all__ = ["WAHA_HOST", "FakeWAHA", "SyntheticHistory"]
 
+_SENDS = frozenset({"sendText", "sendImage", "sendFile", "sendVoice", "sendVideo"})
+_ACTIONS = frozenset({"sendSeen", "reaction", "startTyping", "stopTyping"})
+
 WAHA_HOST = "http://waha.fake"
 
 
@@ -111,98 +114,109 @@ class FakeWAHA(FakePlatform):
         failed = self._failure(request.url.path)
         if failed is not None:
             return failed
-        path = request.url.path
-        method = request.method
         body = json.loads(request.content) if request.content else {}
-        parts = path.strip("/").split("/")
-        if parts[:2] == ["api", "sessions"]:
-            if len(parts) == 2 and method == "POST":
-                self.sessions[body["name"]] = {
-                    "name": body["name"],
-                    "status": "STOPPED",
-                    "config": body.get("config"),
-                }
-                return json_response(201, self.sessions[body["name"]])
-            session = self.sessions.get(parts[2]) if len(parts) > 2 else None
-            if session is None:
-                return json_response(404, {"message": "Session not found"})
-            if len(parts) == 3 and method == "PUT":
-                session["config"] = body.get("config")
-                return json_response(200, session)
-            if len(parts) == 3 and method == "GET":
-                return json_response(
-                    200,
-                    {
-                        **session,
-                        "me": {"id": "15550001111@c.us", "pushName": "Fake Shop"}
-                        if session["status"] == "WORKING"
-                        else None,
-                    },
-                )
-            if len(parts) == 4 and parts[3] in ("start", "restart"):
-                if session["status"] != "WORKING":
-                    paired = parts[2] in self.paired
-                    session["status"] = "WORKING" if paired else "SCAN_QR_CODE"
-                return json_response(201, session)
-            if len(parts) == 4 and parts[3] in ("stop", "logout"):
-                session["status"] = "STOPPED"
-                if parts[3] == "logout":
-                    self.paired.discard(parts[2])
-                return json_response(201, session)
-        if len(parts) == 4 and parts[0] == "api" and parts[2:] == ["auth", "request-code"]:
-            digits = str(body.get("phoneNumber", ""))
-            return json_response(201, {"code": f"FAKE-{digits[-4:]:0>4}"})
-        if len(parts) == 4 and parts[0] == "api" and parts[2:] == ["auth", "qr"]:
+        parts = request.url.path.strip("/").split("/")
+        for route in (self._session_route, self._pairing_route, self._history_route):
+            answer = route(parts, request, body)
+            if answer is not None:
+                return answer
+        if len(parts) == 2 and parts[0] == "api" and parts[1] in _SENDS:
+            return self._send(parts[1], body)
+        if len(parts) == 2 and parts[0] == "api" and parts[1] in _ACTIONS:
+            return json_response(200, {})
+        return json_response(
+            404, {"message": f"no fake route for {request.method} {request.url.path}"}
+        )
+
+    def _session_route(
+        self, parts: list[str], request: httpx.Request, body: dict[str, Any]
+    ) -> httpx.Response | None:
+        """``/api/sessions[/{name}[/{action}]]``."""
+        if parts[:2] != ["api", "sessions"]:
+            return None
+        method = request.method
+        if len(parts) == 2 and method == "POST":
+            name = body["name"]
+            self.sessions[name] = {"name": name, "status": "STOPPED", "config": body.get("config")}
+            return json_response(201, self.sessions[name])
+        session = self.sessions.get(parts[2]) if len(parts) > 2 else None
+        if session is None:
+            return json_response(404, {"message": "Session not found"})
+        if len(parts) == 3:
+            return self._session_read_or_update(session, method, body)
+        return self._session_action(session, parts[2], parts[3]) if len(parts) == 4 else None
+
+    def _session_action(
+        self, session: dict[str, Any], name: str, action: str
+    ) -> httpx.Response | None:
+        """``start`` / ``restart`` (a paired session comes up WORKING), ``stop`` / ``logout``."""
+        if action in ("start", "restart"):
+            if session["status"] != "WORKING":
+                session["status"] = "WORKING" if name in self.paired else "SCAN_QR_CODE"
+        elif action in ("stop", "logout"):
+            session["status"] = "STOPPED"
+            if action == "logout":
+                self.paired.discard(name)
+        else:
+            return None
+        return json_response(201, session)
+
+    @staticmethod
+    def _session_read_or_update(
+        session: dict[str, Any], method: str, body: dict[str, Any]
+    ) -> httpx.Response | None:
+        if method == "PUT":
+            session["config"] = body.get("config")
+            return json_response(200, session)
+        if method != "GET":
+            return None
+        working = session["status"] == "WORKING"
+        me = {"id": "15550001111@c.us", "pushName": "Fake Shop"} if working else None
+        return json_response(200, {**session, "me": me})
+
+    def _pairing_route(
+        self, parts: list[str], request: httpx.Request, body: dict[str, Any]
+    ) -> httpx.Response | None:
+        """``/api/{session}/auth/qr`` and ``/api/{session}/auth/request-code``."""
+        if len(parts) != 4 or parts[0] != "api" or parts[2] != "auth":
+            return None
+        if parts[3] == "qr":
             return json_response(
                 200, {"value": f"2@fake-pairing-code-{next(self._qr)},{parts[1]},QRKEY=="}
             )
-        if len(parts) == 3 and parts[0] == "api" and parts[2] == "chats" and self.history:
-            offset = int(request.url.params.get("offset", 0))
-            limit = int(request.url.params.get("limit", 100))
+        if parts[3] == "request-code":
+            digits = str(body.get("phoneNumber", ""))
+            return json_response(201, {"code": f"FAKE-{digits[-4:]:0>4}"})
+        return None
+
+    def _history_route(
+        self, parts: list[str], request: httpx.Request, body: dict[str, Any]
+    ) -> httpx.Response | None:
+        """``/api/{session}/chats`` and ``/api/{session}/chats/{chat}/messages``."""
+        if not self.history or parts[:1] != ["api"] or parts[2:3] != ["chats"]:
+            return None
+        params = request.url.params
+        offset = int(params.get("offset", 0))
+        limit = int(params.get("limit", 100))
+        if len(parts) == 3:
             chats = [
                 {"id": self.history.chat_id(i), "name": f"Customer {i}"}
                 for i in range(offset, min(offset + limit, self.history.chats))
             ]
             return json_response(200, chats)
-        if (
-            len(parts) == 5
-            and parts[0] == "api"
-            and parts[2] == "chats"
-            and parts[4] == "messages"
-            and self.history
-        ):
-            params = request.url.params
+        if len(parts) == 5 and parts[4] == "messages":
             since = params.get("filter.timestamp.gte")
-            return json_response(
-                200,
-                self.history.messages(
-                    parts[3],
-                    int(params.get("offset", 0)),
-                    int(params.get("limit", 100)),
-                    int(since) if since else None,
-                ),
-            )
-        if (
-            parts[:1] == ["api"]
-            and len(parts) == 2
-            and parts[1] in ("sendText", "sendImage", "sendFile", "sendVoice", "sendVideo")
-        ):
-            chat = str(body.get("chatId"))
-            self.sent.append(SentMessage("waha", chat, parts[1], body))
-            return json_response(
-                201,
-                {
-                    "id": f"true_{chat}_FAKE{next(self._ids)}",
-                    "timestamp": int(self.now().timestamp()),
-                },
-            )
-        if (
-            parts[:1] == ["api"]
-            and len(parts) == 2
-            and parts[1] in ("sendSeen", "reaction", "startTyping", "stopTyping")
-        ):
-            return json_response(200, {})
-        return json_response(404, {"message": f"no fake route for {method} {path}"})
+            messages = self.history.messages(parts[3], offset, limit, int(since) if since else None)
+            return json_response(200, messages)
+        return None
+
+    def _send(self, endpoint: str, body: dict[str, Any]) -> httpx.Response:
+        chat = str(body.get("chatId"))
+        self.sent.append(SentMessage("waha", chat, endpoint, body))
+        return json_response(
+            201,
+            {"id": f"true_{chat}_FAKE{next(self._ids)}", "timestamp": int(self.now().timestamp())},
+        )
 
     def _envelope(self, session: str, event: str, payload: dict[str, Any]) -> dict[str, Any]:
         now = self.now()
