@@ -58,7 +58,8 @@ def _stamps(value: dict[str, Any]) -> Iterator[object]:
         for item in items if isinstance(items, list) else ():
             if isinstance(item, dict):
                 yield item.get("timestamp")
-    for item in value.get("state_sync") or ():
+    synced = value.get("state_sync")
+    for item in synced if isinstance(synced, list) else ():
         if isinstance(item, dict) and isinstance(item.get("metadata"), dict):
             yield item["metadata"].get("timestamp")
 

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any, Protocol, cast
+from typing import Any, Protocol, TypeVar, cast
 
 from ventros_channels.adapters._safe import epoch, timestamp_fields
 from ventros_channels.adapters.base import MALFORMED
@@ -86,6 +86,8 @@ WHATSAPP = str(ChannelType.WHATSAPP)
 
 Fields = dict[str, Any]
 """Keyword arguments of an event model being assembled."""
+
+T = TypeVar("T")
 
 Names = tuple[str | None, str | None, tuple[str, ...]]
 """A sender's profile name, username and other ids, from ``value.contacts``."""
@@ -477,7 +479,7 @@ def _salvage(item: object, scope: Scope, reason: str, *, timed: bool = True) -> 
         sender_id=sender,
         from_me=scope.echo,
         reason=reason,
-        idempotency_key=content_key(f"{WHATSAPP}:{scope.account}:unsupported", item),
+        idempotency_key=content_key(scope.key("unsupported"), item),
         raw=item,
         **when,
     )
@@ -597,12 +599,7 @@ def _history_chunk(chunk: HistoryChunk, scope: Scope) -> list[InboundEvent]:
 
 def _history_field(value: Value, scope: Scope) -> list[InboundEvent]:
     business = _text((value.get("metadata") or {}).get("display_phone_number"))
-    out: list[InboundEvent] = []
-    for chunk in value.get("history") or ():
-        try:
-            out.extend(_history_chunk(chunk, scope))
-        except MALFORMED as exc:
-            out.append(_salvage(chunk, scope, f"malformed history chunk ({type(exc).__name__})"))
+    out = _each(value.get("history"), _history_chunk, scope, "history chunk")
     # the media of earlier placeholders arrives as plain messages under this field
     for message in value.get("messages") or ():
         scope.echo = _text(message.get("from")) == business
@@ -612,12 +609,12 @@ def _history_field(value: Value, scope: Scope) -> list[InboundEvent]:
     return out
 
 
-def _state_sync(item: StateSync, scope: Scope) -> InboundEvent:
+def _state_sync(item: StateSync, scope: Scope) -> list[InboundEvent]:
     contact = item["contact"]
     number = _text(contact.get("phone_number")) or ""
     action = item.get("action")
     stamp = (item.get("metadata") or {}).get("timestamp")
-    return Unsupported(
+    contact_change = Unsupported(
         channel_type=WHATSAPP,
         account_id=scope.account,
         chat_id=number,
@@ -628,15 +625,26 @@ def _state_sync(item: StateSync, scope: Scope) -> InboundEvent:
         raw=item,
         **_when(stamp, scope.fallback),
     )
+    return [contact_change]
 
 
 def _state_sync_field(value: Value, scope: Scope) -> list[InboundEvent]:
+    return _each(value.get("state_sync"), _state_sync, scope, "state sync")
+
+
+def _each(
+    items: Iterable[T] | None,
+    read: Callable[[T, Scope], list[InboundEvent]],
+    scope: Scope,
+    what: str,
+) -> list[InboundEvent]:
+    """``read`` applied to every item; an item that cannot be read is ``Unsupported``."""
     out: list[InboundEvent] = []
-    for item in value.get("state_sync") or ():
+    for item in items or ():
         try:
-            out.append(_state_sync(item, scope))
+            out.extend(read(item, scope))
         except MALFORMED as exc:
-            out.append(_salvage(item, scope, f"malformed state sync ({type(exc).__name__})"))
+            out.append(_salvage(item, scope, f"malformed {what} ({type(exc).__name__})"))
     return out
 
 
@@ -691,7 +699,7 @@ def _notification(change: Change, entry: Entry, scope: Scope) -> InboundEvent:
         account_id=scope.account,
         chat_id="",
         reason=reason,
-        idempotency_key=content_key(f"{WHATSAPP}:{scope.account}:{field}", raw),
+        idempotency_key=content_key(scope.key(field), raw),
         raw=raw,
         **_entry_time(scope),
     )
