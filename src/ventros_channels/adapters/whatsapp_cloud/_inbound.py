@@ -38,8 +38,9 @@ item without a usable time takes its entry's ``time``, else the time of parsing,
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, Protocol, TypeVar, cast
 
 from ventros_channels.adapters._safe import epoch, timestamp_fields
@@ -96,25 +97,27 @@ Names = tuple[str | None, str | None, tuple[str, ...]]
 class KeyMaker(Protocol):
     def __call__(self, account: str | None, kind: str, *parts: object) -> str: ...
 
+    def __hash__(self) -> int: ...
+
 
 class Scope:
     """What every item of one change shares."""
 
-    __slots__ = ("account", "echo", "fallback", "make_key", "names")
+    __slots__ = ("account", "contacts", "echo", "fallback", "make_key")
 
     def __init__(
         self,
         make_key: KeyMaker,
         account: str | None,
         fallback: datetime | None,
-        names: Mapping[str, Names],
+        contacts: list[Contact],
         *,
         echo: bool = False,
     ) -> None:
         self.make_key = make_key
         self.account = account
         self.fallback = fallback
-        self.names = names
+        self.contacts = contacts
         self.echo = echo
 
     def key(self, kind: str, *parts: object) -> str:
@@ -155,6 +158,25 @@ def _text(value: object) -> str | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     return None
+
+
+@lru_cache(maxsize=256)
+def _key_prefix(make_key: KeyMaker, account: str | None, kind: str) -> str:
+    """``make_key(account, kind, "")``: the key of an item is this plus its id. Remembered,
+    since every message of an account asks for the same one."""
+    return make_key(account, kind, "")
+
+
+def _required(value: object, what: str) -> str:
+    text = _text(value)
+    if text is None:
+        raise ValueError(what)
+    return text
+
+
+def _id(value: object) -> str | None:
+    """:func:`_text`, without a call for the usual case of a non-empty string."""
+    return value if type(value) is str and value else _text(value)
 
 
 def _digits(number: str) -> str:
@@ -321,11 +343,13 @@ CONTENT: dict[str, Callable[[Message], Fields]] = {
 Mapper = Callable[[Message, Fields, Scope], InboundEvent]
 
 
-def _content_message(message: Message, fields: Fields, scope: Scope) -> InboundEvent:
-    fields.update(CONTENT[message["type"]](message))
-    _context(fields, message)
-    model = MessageEcho if scope.echo else MessageReceived
-    return model(**fields)
+def _content_message(read: Callable[[Message], Fields]) -> Mapper:
+    def content_message(message: Message, fields: Fields, scope: Scope) -> InboundEvent:
+        fields.update(read(message))
+        _context(fields, message)
+        return MessageEcho(**fields) if scope.echo else MessageReceived(**fields)
+
+    return content_message
 
 
 def _reaction(message: Message, fields: Fields, scope: Scope) -> InboundEvent:
@@ -377,7 +401,7 @@ def _placeholder(message: Message, fields: Fields, scope: Scope) -> InboundEvent
 
 
 MESSAGES: dict[str, Mapper] = {
-    **dict.fromkeys(CONTENT, _content_message),
+    **{kind: _content_message(read) for kind, read in CONTENT.items()},
     "reaction": _reaction,
     "edit": _edit,
     "revoke": _revoke,
@@ -389,20 +413,32 @@ MESSAGES: dict[str, Mapper] = {
 
 
 def _message_fields(message: Message, scope: Scope, chat: str | None = None) -> Fields:
-    """The fields every event about one message has: ids, chat, sender, time, key, raw."""
-    wamid = str(message["id"])
-    sender = _text(message.get("from")) or _text(message.get("user_id")) or ""
+    """The fields every event about one message has: ids, chat, sender, time, key, raw.
+
+    Runs for every message: the common shapes (string ids, a valid time) take no detour.
+    """
+    wamid = message["id"]
+    if type(wamid) is not str or not wamid:
+        wamid = _required(wamid, "message id")
+    sender = message.get("from")
+    if type(sender) is not str or not sender:
+        sender = _text(sender) or _text(message.get("user_id")) or ""
+    stamp = message.get("timestamp")
+    when = epoch(stamp)
     fields: Fields = {
         "channel_type": WHATSAPP,
         "account_id": scope.account,
         "message_id": wamid,
         "chat_id": chat or sender,
         "sender_id": sender,
-        "idempotency_key": scope.key("msg", wamid),
+        "idempotency_key": _key_prefix(scope.make_key, scope.account, "msg") + wamid,
         "raw": message,
-        **_when(message.get("timestamp"), scope.fallback),
     }
-    group = _text(message.get("group_id"))
+    if when is None:
+        fields.update(_when(stamp, scope.fallback))
+    else:
+        fields["timestamp"] = when
+    group = _text(message.get("group_id")) if "group_id" in message else None
     if group:
         fields["chat_id"] = group
         fields["chat_type"] = ChatType.GROUP
@@ -412,12 +448,13 @@ def _message_fields(message: Message, scope: Scope, chat: str | None = None) -> 
             to = _text(message.get("to")) or _text(message.get("to_user_id"))
             fields["chat_id"] = group or (_digits(to) if to else sender)
         return fields
-    _name_sender(fields, sender, _text(message.get("user_id")), scope)
+    if scope.contacts or "user_id" in message:
+        _name_sender(fields, sender, _text(message.get("user_id")), scope)
     return fields
 
 
 def _name_sender(fields: Fields, sender: str, user_id: str | None, scope: Scope) -> None:
-    name, username, aliases = scope.names.get(sender, (None, None, ()))
+    name, username, aliases = _profile(scope.contacts, sender)
     if user_id and user_id != sender and user_id not in aliases:
         aliases = (*aliases, user_id)
     if name:
@@ -540,18 +577,16 @@ def _status(status: Status, scope: Scope) -> InboundEvent:
 # ---------------------------------------------------------------------------- fields
 
 
-def _names(contacts: Iterable[Contact]) -> dict[str, Names]:
-    """Sender id -> (profile name, username, the sender's other ids)."""
-    names: dict[str, Names] = {}
+def _profile(contacts: Iterable[Contact], sender: str) -> Names:
+    """The sender's profile name, username and other ids, from ``value.contacts`` (looked up
+    when needed: a delivery usually names one contact, for its one message)."""
     for contact in contacts:
-        ids = [i for i in (_text(contact.get("wa_id")), _text(contact.get("user_id"))) if i]
-        if not ids:
-            continue
-        profile = contact.get("profile") or {}
-        for own in ids:
-            others = tuple(i for i in ids if i != own)
-            names[own] = (profile.get("name"), profile.get("username"), others)
-    return names
+        wa_id, user_id = _id(contact.get("wa_id")), _id(contact.get("user_id"))
+        if sender in (wa_id, user_id):
+            profile = contact.get("profile") or {}
+            other = user_id if sender == wa_id else wa_id
+            return profile.get("name"), profile.get("username"), (other,) if other else ()
+    return None, None, ()
 
 
 def _value_errors(value: Value, scope: Scope) -> list[InboundEvent]:
@@ -566,9 +601,10 @@ def _value_errors(value: Value, scope: Scope) -> list[InboundEvent]:
 def _messages_field(value: Value, scope: Scope) -> list[InboundEvent]:
     contacts = value.get("contacts")
     if contacts:
-        scope.names = _names(contacts)
+        scope.contacts = contacts
     out = [map_message(m, scope) for m in value.get("messages") or ()]
-    out.extend(map_status(s, scope) for s in value.get("statuses") or ())
+    if "statuses" in value:
+        out.extend([map_status(s, scope) for s in value["statuses"] or ()])
     if "errors" in value:
         out.extend(_value_errors(value, scope))
     return out
@@ -710,13 +746,13 @@ def _notification(change: Change, entry: Entry, scope: Scope) -> InboundEvent:
 
 def parse_entry(entry: Entry, make_key: KeyMaker) -> list[InboundEvent]:
     """Every event of one ``entry``; bad data becomes ``Unsupported``, never an exception."""
-    fallback = instant(entry.get("time")) if isinstance(entry, dict) else None
+    fallback = instant(entry.get("time")) if isinstance(entry, dict) and "time" in entry else None
     changes = entry.get("changes") if isinstance(entry, dict) else None
     if not isinstance(changes, list):
-        return [_salvage(entry, Scope(make_key, None, fallback, {}), "malformed entry")]
+        return [_salvage(entry, Scope(make_key, None, fallback, []), "malformed entry")]
     out: list[InboundEvent] = []
     for change in changes:
-        scope = Scope(make_key, None, fallback, {})
+        scope = Scope(make_key, None, fallback, [])
         try:
             out.extend(_change(change, entry, scope))
         except MALFORMED as exc:
