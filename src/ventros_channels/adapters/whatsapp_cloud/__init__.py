@@ -52,16 +52,18 @@ _TIMED_LISTS = ("messages", "statuses", "message_echoes")
 are left out on purpose: they describe messages up to months old."""
 
 
-def _stamps(value: dict[str, Any]) -> Iterator[object]:
+def _stamps(value: dict[str, Any]) -> list[object]:
+    stamps: list[object] = []
     for name in _TIMED_LISTS:
         items = value.get(name)
-        for item in items if isinstance(items, list) else ():
-            if isinstance(item, dict):
-                yield item.get("timestamp")
+        if isinstance(items, list):
+            stamps.extend(item.get("timestamp") for item in items if isinstance(item, dict))
     synced = value.get("state_sync")
     for item in synced if isinstance(synced, list) else ():
-        if isinstance(item, dict) and isinstance(item.get("metadata"), dict):
-            yield item["metadata"].get("timestamp")
+        meta = item.get("metadata") if isinstance(item, dict) else None
+        if isinstance(meta, dict):
+            stamps.append(meta.get("timestamp"))
+    return stamps
 
 
 class WhatsAppCloudAdapter(GraphAdapter[WhatsAppCloudConfig]):
@@ -100,12 +102,14 @@ class WhatsAppCloudAdapter(GraphAdapter[WhatsAppCloudConfig]):
         for entry in entries:
             if not isinstance(entry, dict):
                 continue
-            yield instant(entry.get("time"))
+            if "time" in entry:
+                yield instant(entry["time"])
             changes = entry.get("changes")
             for change in changes if isinstance(changes, list) else ():
                 value = change.get("value") if isinstance(change, dict) else None
                 if isinstance(value, dict) and change.get("field") != "history":
-                    yield from (instant(stamp) for stamp in _stamps(value))
+                    for stamp in _stamps(value):
+                        yield instant(stamp)
 
     @staticmethod
     def _token(config: WhatsAppCloudConfig) -> str:

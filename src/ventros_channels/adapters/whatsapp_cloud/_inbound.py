@@ -454,8 +454,18 @@ def _message_fields(message: Message, scope: Scope, chat: str | None = None) -> 
 
 
 def _name_sender(fields: Fields, sender: str, user_id: str | None, scope: Scope) -> None:
-    name, username, aliases = _profile(scope.contacts, sender)
-    if user_id and user_id != sender and user_id not in aliases:
+    """Name, username and other ids of the sender, from ``value.contacts`` (looked up here:
+    a delivery usually names one contact, for its one message)."""
+    name = username = other = None
+    for contact in scope.contacts:
+        wa_id, bsuid = _id(contact.get("wa_id")), _id(contact.get("user_id"))
+        if sender in (wa_id, bsuid):
+            profile = contact.get("profile") or {}
+            name, username = profile.get("name"), profile.get("username")
+            other = bsuid if sender == wa_id else wa_id
+            break
+    aliases = (other,) if other else ()
+    if user_id and user_id not in (sender, other):
         aliases = (*aliases, user_id)
     if name:
         fields["sender_name"] = name
@@ -575,18 +585,6 @@ def _status(status: Status, scope: Scope) -> InboundEvent:
 
 
 # ---------------------------------------------------------------------------- fields
-
-
-def _profile(contacts: Iterable[Contact], sender: str) -> Names:
-    """The sender's profile name, username and other ids, from ``value.contacts`` (looked up
-    when needed: a delivery usually names one contact, for its one message)."""
-    for contact in contacts:
-        wa_id, user_id = _id(contact.get("wa_id")), _id(contact.get("user_id"))
-        if sender in (wa_id, user_id):
-            profile = contact.get("profile") or {}
-            other = user_id if sender == wa_id else wa_id
-            return profile.get("name"), profile.get("username"), (other,) if other else ()
-    return None, None, ()
 
 
 def _value_errors(value: Value, scope: Scope) -> list[InboundEvent]:
