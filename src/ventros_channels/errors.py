@@ -35,7 +35,8 @@ so ``except VentrosChannelsError`` catches them all. The tree::
         ├── OutsideMessagingWindowError 24 h / 7 d window closed               (permanent)
         │   └── MessagingWindowClosedError  refused here, before any request
         ├── InvalidRequestError         bad parameter                          (permanent)
-        │   └── ChatMigratedError       Telegram group became a supergroup
+        │   ├── ChatMigratedError       Telegram group became a supergroup
+        │   └── MessageLimitError       over a platform limit, refused here before any request
         ├── ResourceNotFoundError       session / media / chat not found       (permanent)
         ├── PlatformUnavailableError    5xx, timeouts, connection errors       (retryable)
         ├── DeliveryUncertainError      a send failed ambiguously; may have been delivered
@@ -77,6 +78,7 @@ __all__ = [
     "InvalidRequestError",
     "InvalidTransitionError",
     "InvariantError",
+    "MessageLimitError",
     "MessagingWindowClosedError",
     "NotStartedError",
     "OutboxError",
@@ -471,6 +473,36 @@ class ChatMigratedError(InvalidRequestError):
         self, message: str, *, new_chat_id: str, **kw: Unpack[PlatformErrorDetails]
     ) -> None:
         self.new_chat_id = new_chat_id
+        super().__init__(message, **kw)
+
+
+class MessageLimitError(InvalidRequestError):
+    """The library refused a send before any request: part of the message is over one of
+    the platform's limits (see :mod:`ventros_channels.messaging.limits`).
+
+    ``limit`` names the limit (e.g. ``button_title_max``), ``field`` the part of the message
+    (``buttons[2].title``), ``allowed`` the platform's maximum and ``actual`` the message's
+    value, both in ``unit`` (``characters``, ``bytes`` or ``items``). The message's content
+    is never quoted. A subclass of the platform's own refusal of a bad parameter, so
+    ``except InvalidRequestError`` catches both.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        limit: str,
+        field: str,
+        allowed: int,
+        actual: int,
+        unit: str = "characters",
+        **kw: Unpack[PlatformErrorDetails],
+    ) -> None:
+        self.limit = limit
+        self.field = field
+        self.allowed = allowed
+        self.actual = actual
+        self.unit = unit
         super().__init__(message, **kw)
 
 

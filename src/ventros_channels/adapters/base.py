@@ -29,6 +29,7 @@ from ventros_channels.errors import (
 )
 from ventros_channels.http import HttpExecutor, RetryPolicy, error_for_status
 from ventros_channels.messaging.inbound import Attachment, ChatType, InboundEvent, MediaKind
+from ventros_channels.messaging.limits import NO_LIMITS, OutboundLimits
 from ventros_channels.messaging.outbound import OutboundMessage, SendResult
 from ventros_channels.messaging.window import MessagingWindowRule
 from ventros_channels.ratelimit import RateLimit
@@ -43,6 +44,7 @@ __all__ = [
     "ChannelAdapter",
     "ChatSummary",
     "ConnectionInfo",
+    "ContactProfile",
     "HistoryPage",
     "MediaContent",
     "PairingStep",
@@ -82,7 +84,8 @@ class Capability(StrEnum):
     REACTIONS = "reactions"
     """``Reaction`` can be sent (inbound reactions are parsed wherever the platform sends them)."""
     EDITS = "edits"
-    """Edit events are reported."""
+    """Inbound: the customer's edits are reported (``MessageEdited``). Sending edits is
+    ``EDIT_MESSAGES``."""
     TEMPLATES = "templates"
     """``TemplateMessage`` can be sent."""
     INTERACTIVE = "interactive"
@@ -97,6 +100,25 @@ class Capability(StrEnum):
     """``register_webhook`` / ``unregister_webhook`` work (Meta: the app subscription)."""
     SESSION_PAIRING = "session_pairing"
     """The account is paired by scanning a QR code (see :class:`SessionPairing`)."""
+    EDIT_MESSAGES = "edit_messages"
+    """Outbound: ``EditMessage`` can be sent (our own earlier messages). Reporting the
+    customer's edits is ``EDITS``."""
+    DELETE_MESSAGES = "delete_messages"
+    """Outbound: ``DeleteMessage`` can be sent (revoke our earlier messages)."""
+    LOCATION_MESSAGES = "location_messages"
+    """Outbound: ``LocationMessage`` can be sent (inbound locations are parsed wherever the
+    platform sends them)."""
+    CONTACT_MESSAGES = "contact_messages"
+    """Outbound: ``ContactsMessage`` can be sent."""
+    POLLS = "polls"
+    """Outbound: ``PollMessage`` can be sent."""
+    PRESENCE = "presence"
+    """Inbound: the customer's typing / presence changes are reported as events."""
+    PROFILES = "profiles"
+    """``fetch_profile`` works: a contact's name, avatar and the like from the platform."""
+    TEMPLATE_CATALOG = "template_catalog"
+    """The account's approved templates can be listed and synchronized (WhatsApp Cloud);
+    sending one is ``TEMPLATES``."""
 
 
 @attrs.frozen
@@ -107,6 +129,25 @@ class ConnectionInfo:
     account_id: str | None = None
     display_name: str | None = None
     details: dict[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class ContactProfile:
+    """What a platform tells about one of its users (capability ``profiles``).
+
+    Every field but ``user_id`` is optional: platforms differ in what they share, and users
+    hide parts of it. ``avatar_url`` links may expire (Meta's CDN, WhatsApp profile
+    pictures); ``raw`` is the platform's own answer.
+    """
+
+    user_id: str
+    display_name: str | None = None
+    username: str | None = None
+    avatar_url: str | None = attrs.field(default=None, repr=False)
+    phone: str | None = attrs.field(default=None, repr=False)
+    about: str | None = None
+    """Status text or bio (WhatsApp "about", Telegram bio)."""
+    raw: Any = attrs.field(default=None, repr=False, eq=False)
 
 
 @attrs.frozen
@@ -168,6 +209,10 @@ class ChannelAdapter(ABC, Generic[ConfigT]):
     """How long after the customer's last message free-form sends are accepted, and what may
     go out after that (``None``: the platform has no such window). The service refuses a send
     the rule does not allow before any request (see :mod:`ventros_channels.messaging.window`)."""
+    outbound_limits: ClassVar[OutboundLimits] = NO_LIMITS
+    """The platform's sizes and counts for outbound messages; the service checks each send
+    against them before any request (see :mod:`ventros_channels.messaging.limits`).
+    The default checks nothing."""
     content_types: ClassVar[frozenset[str]] = frozenset({"application/json"})
     """Media types the platform posts webhooks with; a delivery that declares another one is
     refused with 415 before verification (one that declares none is checked as usual)."""
@@ -345,6 +390,12 @@ class ChannelAdapter(ABC, Generic[ConfigT]):
     ) -> MediaContent:
         """Fetch the bytes behind an attachment handle (capability ``media_download``)."""
         raise CapabilityNotSupportedError(str(self.channel_type), "media_download")
+
+    async def fetch_profile(
+        self, client: httpx.AsyncClient, config: ConfigT, user_id: str
+    ) -> ContactProfile:
+        """What the platform shares about ``user_id`` (capability ``profiles``)."""
+        raise CapabilityNotSupportedError(str(self.channel_type), "profiles")
 
 
 @attrs.frozen

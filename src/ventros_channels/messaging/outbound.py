@@ -6,22 +6,29 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ventros_channels.messaging.inbound import MediaKind
+from ventros_channels.messaging.inbound import MediaKind, SharedContact
 
 __all__ = [
+    "ACTION_KINDS",
     "Button",
     "ButtonsMessage",
+    "ContactsMessage",
+    "DeleteMessage",
+    "EditMessage",
     "ListMessage",
     "ListRow",
     "ListSection",
+    "LocationMessage",
     "MarkAsRead",
     "MediaMessage",
     "OutboundMessage",
+    "PollMessage",
     "Reaction",
     "SendResult",
     "TemplateMessage",
     "TextMessage",
     "Typing",
+    "TypingActivity",
 ]
 
 
@@ -51,7 +58,13 @@ class TextMessage(_Out):
 
 
 class MediaMessage(_Out):
-    """Media by URL, by uploaded bytes, or by a platform media id (exactly one)."""
+    """Media by URL, by uploaded bytes, or by a platform media id (exactly one).
+
+    A sticker is a ``MediaMessage`` with ``media_kind=sticker``: every platform that sends
+    stickers takes them from the same sources as other media (a URL, an upload or its own
+    file id), so a separate message kind would add nothing. Whether an adapter sends
+    stickers shows in its ``media_kinds``; stickers take no caption.
+    """
 
     kind: Literal["media"] = "media"
     media_kind: MediaKind
@@ -144,6 +157,13 @@ class MarkAsRead(_Out):
 
     kind: Literal["mark_as_read"] = "mark_as_read"
     message_id: str = Field(min_length=1)
+    """The customer's message to mark. Platforms that mark a whole chat (Messenger,
+    Instagram) use only ``to``; the id is still required so one message works everywhere."""
+
+
+TypingActivity = Literal["typing", "recording"]
+"""What the indicator shows: typing text, or recording a voice message. Platforms with only
+a typing indicator (WhatsApp Cloud, Messenger, Instagram) show ``typing`` for both."""
 
 
 class Typing(_Out):
@@ -151,6 +171,86 @@ class Typing(_Out):
 
     kind: Literal["typing"] = "typing"
     on: bool = True
+    """``False`` hides the indicator where the platform can (Messenger ``typing_off``, WAHA
+    ``stopTyping``); elsewhere it disappears by itself after a few seconds."""
+    activity: TypingActivity = "typing"
+    message_id: str | None = None
+    """The customer's message being answered. WhatsApp Cloud shows its indicator only with
+    one (and marks it read); other platforms ignore it."""
+
+
+class EditMessage(_Out):
+    """Replace the text of a message our account sent earlier."""
+
+    kind: Literal["edit"] = "edit"
+    message_id: str = Field(min_length=1)
+    """The platform's id of the message to change (``SendResult.message_id``)."""
+    text: str = Field(min_length=1)
+    parse_mode: Literal["MarkdownV2", "HTML", "Markdown"] | None = None
+    """Telegram formatting; ignored elsewhere."""
+
+
+class DeleteMessage(_Out):
+    """Delete (revoke) a message in the chat ``to``."""
+
+    kind: Literal["delete"] = "delete"
+    message_id: str = Field(min_length=1)
+    for_everyone: bool = True
+    """Revoke it for every member of the chat (WhatsApp's "delete for everyone").
+    ``False`` removes it only from our own account where the platform tells the two apart
+    (WAHA); platforms that only delete for everyone (Telegram) refuse ``False``."""
+
+
+class LocationMessage(_Out):
+    """A point on the map, optionally named (a venue)."""
+
+    kind: Literal["location"] = "location"
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+    name: str | None = Field(default=None, min_length=1)
+    address: str | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _named_venue(self) -> LocationMessage:
+        if self.address is not None and self.name is None:
+            raise ValueError("an address needs a name (platforms send it as a venue)")
+        return self
+
+
+class ContactsMessage(_Out):
+    """One or more contact cards, in the same shape inbound messages report them."""
+
+    kind: Literal["contacts"] = "contacts"
+    contacts: tuple[SharedContact, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _named_cards(self) -> ContactsMessage:
+        for i, card in enumerate(self.contacts):
+            if not (card.name and card.name.strip()) and card.vcard is None:
+                raise ValueError(f"contact {i} needs a name or a vcard")
+            if not (card.phones or card.emails or card.vcard is not None):
+                raise ValueError(f"contact {i} needs a phone, an email or a vcard")
+        return self
+
+
+class PollMessage(_Out):
+    """A question with answer options the members of the chat vote on."""
+
+    kind: Literal["poll"] = "poll"
+    question: str = Field(min_length=1)
+    options: tuple[str, ...] = Field(min_length=2)
+    multiple_answers: bool = False
+    """Whether one voter may pick several options."""
+    anonymous: bool = True
+    """Whether votes are hidden from the other members (Telegram; WhatsApp polls are not)."""
+
+    @model_validator(mode="after")
+    def _distinct_options(self) -> PollMessage:
+        if any(not o.strip() for o in self.options):
+            raise ValueError("poll options must not be blank")
+        if len(set(self.options)) != len(self.options):
+            raise ValueError("poll options must differ from each other")
+        return self
 
 
 OutboundMessage = Annotated[
@@ -161,10 +261,19 @@ OutboundMessage = Annotated[
     | ListMessage
     | Reaction
     | MarkAsRead
-    | Typing,
+    | Typing
+    | EditMessage
+    | DeleteMessage
+    | LocationMessage
+    | ContactsMessage
+    | PollMessage,
     Field(discriminator="kind"),
 ]
 """Union of every outbound message, discriminated by ``kind``."""
+
+ACTION_KINDS: frozenset[str] = frozenset({"reaction", "mark_as_read", "typing", "edit", "delete"})
+"""Kinds that act on the chat or on an earlier message instead of adding a new message: they
+count neither as sent messages nor as activity in the conversation."""
 
 
 class SendResult(BaseModel):

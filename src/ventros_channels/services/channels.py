@@ -29,6 +29,7 @@ from ventros_channels.adapters.base import (
 )
 from ventros_channels.adapters.registry import AdapterRegistry, default_registry
 from ventros_channels.cache import ChannelCache
+from ventros_channels.capabilities import check_outbound
 from ventros_channels.clock import Clock, SystemClock
 from ventros_channels.contacts import ContactAliasStore
 from ventros_channels.conversations import (
@@ -55,7 +56,7 @@ from ventros_channels.errors import (
     UnknownSessionStatusError,
 )
 from ventros_channels.messaging.inbound import Attachment, SessionStatusChanged
-from ventros_channels.messaging.outbound import OutboundMessage, SendResult
+from ventros_channels.messaging.outbound import ACTION_KINDS, OutboundMessage, SendResult
 from ventros_channels.messaging.window import MessagingWindow
 from ventros_channels.outbox import InMemoryOutbox, Outbox
 from ventros_channels.publisher import EventPublisher, InMemoryEventPublisher
@@ -776,7 +777,8 @@ class ChannelService:
         if channel.status not in _SENDING:
             raise ChannelInactiveError(str(channel.id), channel.status.value)
         await self._check_window(channel, message)
-        if queued:
+        if queued:  # refused now rather than by the worker: it could never go out
+            check_outbound(self.adapter_for(channel), message)
             return await self.sender.enqueue(
                 channel.id, tenant_id, message, key=key, platform=str(channel.channel_type)
             )
@@ -785,6 +787,7 @@ class ChannelService:
         started = self.timer()
 
         async def deliver(msg: OutboundMessage) -> SendResult:
+            check_outbound(adapter, msg)  # kind, media and limits: refused before any request
             if self.rate_limiter is not None:
                 return await self.rate_limiter.send(
                     adapter, self.http, channel.id, channel.config, msg
@@ -807,7 +810,7 @@ class ChannelService:
             raise
         if result.replayed:
             return result
-        if message.kind not in ("reaction", "mark_as_read", "typing"):
+        if message.kind not in ACTION_KINDS:
             took = max(0, round((self.timer() - started) * 1000))
             delta = MetricsDelta(
                 sent=1, last_message_at=now, send_time_ms=min(took, 600_000), timed_sends=1

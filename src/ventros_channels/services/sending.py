@@ -33,6 +33,7 @@ import httpx
 from ventros_channels import errors as error_types
 from ventros_channels import telemetry
 from ventros_channels.adapters.base import ChannelAdapter
+from ventros_channels.capabilities import check_outbound
 from ventros_channels.clock import Clock, SystemClock
 from ventros_channels.domain.channel import RoutingContext
 from ventros_channels.domain.config import ChannelConfig
@@ -361,6 +362,7 @@ class SendWorker:
             message = decode_message(record.message or b"")
             adapter, config = await self.lookup(record.channel_id, record.tenant_id)
             platform = str(adapter.channel_type)
+            check_outbound(adapter, message)  # queued by an older release or another host
             with telemetry.send_span(platform, record.channel_id, message.kind):
                 if self.rate_limiter is None:
                     result = await adapter.send(self.http, config, message)
