@@ -17,6 +17,7 @@ __all__ = ["MS_THRESHOLD", "graph_time", "iso_time"]
 MS_THRESHOLD = 100_000_000_000
 """Numbers at or above this are milliseconds. As seconds it would be the year 5138; as
 milliseconds it is March 1973, before any Meta platform existed, so no real time is ambiguous."""
+_LAST_MS = 253_402_300_799_000  # 9999-12-31T23:59:59Z in milliseconds: the last datetime
 _MAX_DIGITS = 20
 _MAX_ISO = 40
 
@@ -32,6 +33,8 @@ def iso_time(value: str) -> datetime | None:
 
 def graph_time(value: object) -> datetime | None:
     """The instant of a Meta time field in any of its shapes, or ``None`` when unusable."""
+    if type(value) is int and 0 <= value <= _LAST_MS:  # the usual shape: read it directly
+        return datetime.fromtimestamp(value / (1000 if value >= MS_THRESHOLD else 1), UTC)
     if isinstance(value, str):
         if not value.isdigit():
             return iso_time(value) if 0 < len(value) <= _MAX_ISO else None

@@ -16,7 +16,8 @@ recorded in ``malformed_fields``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import functools
+from collections.abc import Callable, Hashable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, ClassVar, Protocol, TypedDict, cast
 
@@ -69,7 +70,7 @@ __all__ = [
 ]
 
 
-class Host(Protocol):
+class Host(Hashable, Protocol):
     """What the mappers need of the adapter: its type, its key helper, its fallback."""
 
     channel_type: ClassVar[ChannelType]
@@ -102,8 +103,12 @@ class Common(TypedDict, total=False):
     malformed_fields: tuple[str, ...]
 
 
-class ContentFields(TypedDict, total=False):
-    text: str
+class Fields(Common, total=False):
+    """A message's fields as the mappers collect them (validated once, by the event model)."""
+
+    message_id: str | None
+    idempotency_key: str
+    text: str | None
     attachments: tuple[MediaHandle, ...]
     location: Location
     interactive: InteractiveReply
@@ -113,10 +118,11 @@ class ContentFields(TypedDict, total=False):
 
 def _party(value: object) -> str | None:
     """``sender`` / ``recipient`` id as text, ``None`` when absent or not an id."""
-    if isinstance(value, dict):
-        pid = value.get("id")
-        if isinstance(pid, str | int) and not isinstance(pid, bool):
-            return str(pid)
+    pid = value.get("id") if type(value) is dict else None
+    if type(pid) is str:
+        return pid
+    if isinstance(pid, int) and not isinstance(pid, bool):
+        return str(pid)
     return None
 
 
@@ -141,7 +147,7 @@ class Facts:
         dialect: Dialect,
         item: MessagingItem,
         account: str | None,
-        entry_time: datetime | None,
+        entry: Entry,
     ) -> None:
         self.host = host
         self.dialect = dialect
@@ -154,7 +160,7 @@ class Facts:
         self.own_time = when is not None
         self.notes: tuple[str, ...] = ()
         if when is None:
-            when = entry_time
+            when = graph_time(entry.get("time"))  # read only when needed: most items have their own
             if stamp is not None:
                 used = "the entry's time" if when is not None else "the time of parsing"
                 self.notes = (f"timestamp: not a valid time; {used} is used instead",)
@@ -169,6 +175,7 @@ class Facts:
         return chat
 
     def common(self, chat: str) -> Common:
+        """The fields every event of this item shares, in a fresh dict to add to."""
         fields: Common = {
             "channel_type": self.host.channel_type,
             "account_id": self.account,
@@ -182,7 +189,8 @@ class Facts:
         return fields
 
     def key(self, kind: str, *parts: object) -> str:
-        return self.host.event_key(self.account, kind, *parts)
+        """``host.event_key(account, kind, *parts)``, from its per-account prefix."""
+        return _key_prefix(self.host, self.account) + ":".join(map(str, (kind, *parts)))
 
     def stamp_part(self) -> str:
         """The item's own time as written (stable across Meta's retries), else its content."""
@@ -203,6 +211,13 @@ class Facts:
         )
 
 
+@functools.lru_cache(maxsize=256)
+def _key_prefix(host: Host, account: str | None) -> str:
+    """What the adapter's key helper puts before the kind (``"messenger:<page>:"``): computed
+    once per account, as key building is a noticeable part of normalizing one message."""
+    return host.event_key(account, "")
+
+
 def _any_mid(item: Mapping[str, object]) -> str | None:
     """The message id an item of any kind names (``message.mid``, ``reaction.mid``, ...)."""
     for value in item.values():
@@ -219,11 +234,11 @@ class Content:
     __slots__ = ("attachments", "fallback", "fields")
 
     def __init__(self) -> None:
-        self.fields: ContentFields = {}
+        self.fields: Fields = {}
         self.attachments: list[MediaHandle] = []
         self.fallback: str | None = None
 
-    def done(self) -> ContentFields:
+    def done(self) -> Fields:
         if self.attachments:
             self.fields["attachments"] = tuple(self.attachments)
         if self.fallback and not (
@@ -349,7 +364,7 @@ _PARTS: Mapping[str, Callable[[Message, Content], None]] = {
 }
 
 
-def read_content(message: Message, dialect: Dialect) -> ContentFields:
+def read_content(message: Message, dialect: Dialect) -> Fields:
     """Text, attachments, quick reply, reply and referral of a message."""
     if len(message) == 2 and "text" in message:  # mid and text: the common case
         return {"text": message["text"]}
@@ -368,9 +383,11 @@ def read_content(message: Message, dialect: Dialect) -> ContentFields:
 
 def _message(facts: Facts) -> InboundEvent:
     message = facts.item["message"]
-    mid = str(message["mid"])
+    mid = message["mid"]
+    if type(mid) is not str:
+        mid = str(mid)  # ids are text; a number is read as its digits
     flags = facts.dialect.message_flags
-    if flags:
+    if flags and not flags.keys().isdisjoint(message):  # one set test for the usual message
         for flag, mapper in flags.items():
             if message.get(flag):
                 return mapper(facts, message, mid)
@@ -378,13 +395,11 @@ def _message(facts: Facts) -> InboundEvent:
     chat = facts.recipient if echo else facts.sender
     if chat is None:
         raise KeyError("recipient" if echo else "sender")
-    event = MessageEcho if echo else MessageReceived
-    return event(
-        message_id=mid,
-        idempotency_key=facts.key("msg", mid),
-        **facts.common(chat),
-        **read_content(message, facts.dialect),
-    )
+    fields = cast(Fields, facts.common(chat))
+    fields["message_id"] = mid
+    fields["idempotency_key"] = facts.key("msg", mid)
+    fields.update(read_content(message, facts.dialect))
+    return (MessageEcho if echo else MessageReceived).model_validate(fields)
 
 
 def _postback(facts: Facts) -> InboundEvent:
@@ -483,18 +498,15 @@ no table names become :class:`Unsupported` with the item's ids."""
 
 
 def _item(
-    host: Host,
-    dialect: Dialect,
-    item: object,
-    account: str | None,
-    entry_time: datetime | None,
+    host: Host, dialect: Dialect, item: object, account: str | None, entry: Entry
 ) -> InboundEvent:
-    if not isinstance(item, dict):
-        return host._unsupported(item, account, "", entry_time, "malformed messaging item")
-    facts = Facts(host, dialect, cast(MessagingItem, item), account, entry_time)
+    if type(item) is not dict:
+        when = graph_time(entry.get("time"))
+        return host._unsupported(item, account, "", when, "malformed messaging item")
+    facts = Facts(host, dialect, cast(MessagingItem, item), account, entry)
     events = dialect.events
     try:
-        for name in item:
+        for name in reversed(item):  # Meta writes the event field after sender and time
             mapper = events.get(name)
             if mapper is not None:
                 return mapper(facts)
@@ -505,8 +517,9 @@ def _item(
 
 
 def _change(
-    host: Host, dialect: Dialect, change: object, account: str | None, entry_time: datetime | None
+    host: Host, dialect: Dialect, change: object, account: str | None, entry: Entry
 ) -> InboundEvent:
+    entry_time = graph_time(entry.get("time"))
     field = change.get("field") if isinstance(change, dict) else None
     mapper = dialect.changes.get(field) if isinstance(field, str) else None
     if mapper is not None:
@@ -520,20 +533,26 @@ def _change(
 
 def _entry(host: Host, dialect: Dialect, entry: Entry, out: list[InboundEvent]) -> None:
     raw_id = entry.get("id")
-    account = str(raw_id) if isinstance(raw_id, str | int) else None
-    entry_time = graph_time(entry.get("time"))
+    account = raw_id if type(raw_id) is str else str(raw_id) if isinstance(raw_id, int) else None
     found = False
-    for name in ("messaging", "standby"):
+    for name in _ITEM_LISTS:
         items = entry.get(name)
-        if isinstance(items, list):
+        if type(items) is list:
             found = True
-            out.extend(_item(host, dialect, item, account, entry_time) for item in items)
+            for item in items:
+                out.append(_item(host, dialect, item, account, entry))
     changes = entry.get("changes")
-    if isinstance(changes, list):
+    if type(changes) is list:
         found = True
-        out.extend(_change(host, dialect, c, account, entry_time) for c in changes)
+        for change in changes:
+            out.append(_change(host, dialect, change, account, entry))
     if not found:
-        out.append(host._unsupported(entry, account, "", entry_time, "entry without messaging"))
+        when = graph_time(entry.get("time"))
+        out.append(host._unsupported(entry, account, "", when, "entry without messaging"))
+
+
+_ITEM_LISTS = ("messaging", "standby")
+"""``standby`` holds the items of threads another app owns (handover protocol)."""
 
 
 def parse_entries(host: Host, dialect: Dialect, entries: list[object]) -> list[InboundEvent]:
