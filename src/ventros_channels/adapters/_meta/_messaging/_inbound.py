@@ -542,6 +542,8 @@ def _entry(host: Host, dialect: Dialect, entry: Entry, out: list[InboundEvent]) 
             for item in items:
                 out.append(_item(host, dialect, item, account, entry))
     changes = entry.get("changes")
+    if type(changes) is not list and "field" in entry:
+        changes = [entry]  # one change written on the entry itself: it is its own raw
     if type(changes) is list:
         found = True
         for change in changes:

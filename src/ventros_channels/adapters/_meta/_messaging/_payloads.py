@@ -188,6 +188,9 @@ class Entry(TypedDict, total=False):
     messaging: list[MessagingItem]
     standby: list[MessagingItem]
     changes: list[Change]
+    field: str
+    value: dict[str, object]
+    """Instagram Login examples put one change's ``field`` / ``value`` on the entry itself."""
 
 
 class HistoryParty(TypedDict, total=False):
