@@ -42,19 +42,9 @@ class InstagramAdapter(MessagingAdapter[InstagramConfig]):
     config_model: ClassVar[type[ChannelConfig]] = InstagramConfig
     graph_object: ClassVar[str] = "instagram"
     display_name: ClassVar[str] = "Instagram messaging"
-    capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {
-            Capability.INBOUND_MEDIA,
-            Capability.OUTBOUND_MEDIA,
-            Capability.MEDIA_DOWNLOAD,
-            Capability.REACTIONS,
-            Capability.INTERACTIVE,
-            Capability.READ_RECEIPTS,
-            Capability.TYPING,
-            Capability.HISTORY_IMPORT,
-            Capability.WEBHOOK_REGISTRATION,
-        }
-    )
+    capabilities: ClassVar[frozenset[Capability]] = MessagingAdapter.capabilities | {
+        Capability.REACTIONS
+    }
     media_kinds: ClassVar[frozenset[MediaKind]] = frozenset(
         {MediaKind.IMAGE, MediaKind.VIDEO, MediaKind.AUDIO, MediaKind.DOCUMENT}
     )

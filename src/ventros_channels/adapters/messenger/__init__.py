@@ -41,19 +41,9 @@ class MessengerAdapter(MessagingAdapter[MessengerConfig]):
     config_model: ClassVar[type[ChannelConfig]] = MessengerConfig
     graph_object: ClassVar[str] = "page"
     display_name: ClassVar[str] = "Facebook Messenger"
-    capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {
-            Capability.INBOUND_MEDIA,
-            Capability.OUTBOUND_MEDIA,
-            Capability.MEDIA_DOWNLOAD,
-            Capability.EDITS,
-            Capability.INTERACTIVE,
-            Capability.READ_RECEIPTS,
-            Capability.TYPING,
-            Capability.HISTORY_IMPORT,
-            Capability.WEBHOOK_REGISTRATION,
-        }
-    )
+    capabilities: ClassVar[frozenset[Capability]] = MessagingAdapter.capabilities | {
+        Capability.EDITS
+    }
     media_kinds: ClassVar[frozenset[MediaKind]] = frozenset(
         {MediaKind.IMAGE, MediaKind.VIDEO, MediaKind.AUDIO, MediaKind.VOICE, MediaKind.DOCUMENT}
     )

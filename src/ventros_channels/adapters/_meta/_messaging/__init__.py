@@ -27,6 +27,7 @@ from ventros_channels.adapters._meta._messaging._payloads import HistoryMessage
 from ventros_channels.adapters._meta.config import GraphConfig
 from ventros_channels.adapters.base import (
     MALFORMED,
+    Capability,
     ChatSummary,
     HistoryPage,
     MediaContent,
@@ -54,6 +55,20 @@ class MessagingAdapter(GraphAdapter[C], Generic[C]):
     """Webhook fields the account is subscribed to by :meth:`register_webhook`."""
     conversations_platform: ClassVar[str]
     """``platform`` of the Conversations API listing."""
+
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {
+            Capability.INBOUND_MEDIA,
+            Capability.OUTBOUND_MEDIA,
+            Capability.MEDIA_DOWNLOAD,
+            Capability.INTERACTIVE,
+            Capability.READ_RECEIPTS,
+            Capability.TYPING,
+            Capability.HISTORY_IMPORT,
+            Capability.WEBHOOK_REGISTRATION,
+        }
+    )
+    """What both platforms offer; each adds its own (Messenger edits, Instagram reactions)."""
 
     rate_limits: ClassVar[tuple[RateLimit, ...]] = (
         # Send API per Page (or Instagram account): 300 calls a second, 10 for audio/video
