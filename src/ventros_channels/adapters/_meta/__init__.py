@@ -78,8 +78,11 @@ class GraphAdapter(ChannelAdapter[ConfigT], Generic[ConfigT]):
         entries = data.get("entry") if isinstance(data, dict) else None
         if not isinstance(entries, list):
             return None
-        times = [when for when in self._signed_times(entries) if when is not None]
-        return max(times) if times else None
+        newest: datetime | None = None
+        for when in self._signed_times(entries):
+            if when is not None and (newest is None or when > newest):
+                newest = when
+        return newest
 
     def check_signature(self, request: WebhookRequest, keys: VerificationKeys) -> None:
         verify_hmac(
