@@ -16,6 +16,16 @@ __all__ = ["GRAPH_HOST", "FakeGraph"]
 
 GRAPH_HOST = "https://graph.fake"
 
+_Route = Callable[[str, list[str], httpx.Request], httpx.Response]
+
+
+def _error(message: str, code: int, kind: str | None = None) -> dict[str, Any]:
+    """A Graph API error body."""
+    error: dict[str, Any] = {"message": message, "code": code, "fbtrace_id": "FAKE"}
+    if kind:
+        error["type"] = kind
+    return {"error": error}
+
 
 class FakeGraph(FakePlatform):
     """Meta's Graph API for one WhatsApp number, one Page and one Instagram account."""
@@ -61,74 +71,73 @@ class FakeGraph(FakePlatform):
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         token = request.headers.get("authorization", "").removeprefix("Bearer ")
-        owners = {
+        if token not in self._owners():
+            return json_response(401, _error("Invalid OAuth access token.", 190, "OAuthException"))
+        parts = request.url.path.strip("/").split("/")[1:]  # drop the version
+        route = self._route(parts, request.method)
+        if route is None:
+            return json_response(404, _error("Unknown path", 100))
+        return route(token, parts, request)
+
+    def _owners(self) -> dict[str, str]:
+        """Whose node each token opens."""
+        return {
             self.wa_token: self.phone_number_id,
             self.page_token: self.page_id,
             self.ig_token: self.ig_id,
         }
-        if token not in owners:
+
+    def _route(self, parts: list[str], method: str) -> _Route | None:
+        if len(parts) == 2 and parts[1] == "messages" and method == "POST":
+            return self._messages
+        if len(parts) == 2 and parts[1] == "subscribed_apps":
+            return self._subscribe
+        if len(parts) == 1 and method == "GET":
+            return self._node
+        return None
+
+    def _messages(self, token: str, parts: list[str], request: httpx.Request) -> httpx.Response:
+        json_body = request.headers.get("content-type", "").startswith("application/json")
+        body = json.loads(request.content) if request.content and json_body else {}
+        if "sender_action" in body or body.get("status") == "read":
+            recipient = (body.get("recipient") or {}).get("id")
+            return json_response(200, {"success": True, "recipient_id": recipient})
+        if token == self.wa_token:
+            to = body.get("to") or body.get("recipient")
+            self.sent.append(SentMessage("whatsapp", str(to), body.get("type", ""), body))
             return json_response(
-                401,
+                200,
                 {
-                    "error": {
-                        "message": "Invalid OAuth access token.",
-                        "type": "OAuthException",
-                        "code": 190,
-                        "fbtrace_id": "FAKE",
-                    }
+                    "messaging_product": "whatsapp",
+                    "contacts": [{"input": to, "wa_id": to}],
+                    "messages": [{"id": f"wamid.FAKE{next(self._ids)}"}],
                 },
             )
-        parts = request.url.path.strip("/").split("/")[1:]  # drop the version
-        body = (
-            json.loads(request.content)
-            if request.content
-            and request.headers.get("content-type", "").startswith("application/json")
-            else {}
-        )
-        if len(parts) == 2 and parts[1] == "messages" and request.method == "POST":
-            if "sender_action" in body or body.get("status") == "read":
-                return json_response(
-                    200, {"success": True, "recipient_id": (body.get("recipient") or {}).get("id")}
-                )
-            if token == self.wa_token:
-                to = body.get("to") or body.get("recipient")
-                self.sent.append(SentMessage("whatsapp", str(to), body.get("type", ""), body))
-                return json_response(
-                    200,
-                    {
-                        "messaging_product": "whatsapp",
-                        "contacts": [{"input": to, "wa_id": to}],
-                        "messages": [{"id": f"wamid.FAKE{next(self._ids)}"}],
-                    },
-                )
-            to = str(body["recipient"]["id"])
-            platform = "messenger" if token == self.page_token else "instagram"
-            self.sent.append(SentMessage(platform, to, "message", body))
-            return json_response(
-                200, {"recipient_id": to, "message_id": f"m_FAKE{next(self._ids)}"}
-            )
-        if len(parts) == 2 and parts[1] == "subscribed_apps":
-            self.subscribed.add(parts[0])
-            return json_response(200, {"success": True})
-        if len(parts) == 1 and request.method == "GET":
-            if parts[0] == self.phone_number_id:
-                return json_response(
-                    200,
-                    {
-                        "id": self.phone_number_id,
-                        "verified_name": "Fake Shop",
-                        "display_phone_number": "15550783881",
-                    },
-                )
-            if parts[0] == "me":
-                return json_response(200, {"id": owners[token], "name": "Fake Shop Page"})
-            if parts[0] == self.page_id:
-                return json_response(
-                    200, {"instagram_business_account": {"id": self.ig_id, "username": "fake.shop"}}
-                )
-        return json_response(
-            404, {"error": {"message": "Unknown path", "code": 100, "fbtrace_id": "FAKE"}}
-        )
+        to = str(body["recipient"]["id"])
+        platform = "messenger" if token == self.page_token else "instagram"
+        self.sent.append(SentMessage(platform, to, "message", body))
+        return json_response(200, {"recipient_id": to, "message_id": f"m_FAKE{next(self._ids)}"})
+
+    def _subscribe(self, token: str, parts: list[str], request: httpx.Request) -> httpx.Response:
+        self.subscribed.add(parts[0])
+        return json_response(200, {"success": True})
+
+    def _node(self, token: str, parts: list[str], request: httpx.Request) -> httpx.Response:
+        nodes: dict[str, dict[str, Any]] = {
+            self.phone_number_id: {
+                "id": self.phone_number_id,
+                "verified_name": "Fake Shop",
+                "display_phone_number": "15550783881",
+            },
+            "me": {"id": self._owners()[token], "name": "Fake Shop Page"},
+            self.page_id: {
+                "instagram_business_account": {"id": self.ig_id, "username": "fake.shop"}
+            },
+        }
+        node = nodes.get(parts[0])
+        if node is None:
+            return json_response(404, _error("Unknown path", 100))
+        return json_response(200, node)
 
     def whatsapp_text(self, *, sender: str, text: str, name: str = "Sheena") -> WebhookRequest:
         value = {
