@@ -155,10 +155,11 @@ class ChannelAdapter(ABC, Generic[ConfigT]):
     """Media kinds the adapter can send."""
     display_name: ClassVar[str] = ""
     verifies_body: ClassVar[bool] = True
+    """Whether ``verify`` proves the body itself (an HMAC over it). ``False`` for shared-token
+    schemes (Telegram), where a changed body with the right token is accepted; the adapter
+    contract kit then checks the token instead of refusing a tampered body."""
     rate_limits: ClassVar[tuple[RateLimit, ...]] = ()
     """The platform's published send limits; a ``SendRateLimiter`` keeps sends within them."""
-    """Whether ``verify`` proves the body itself (an HMAC over it). ``False`` for shared-token
-    schemes (Telegram), where a changed body with the right token is accepted."""
     content_types: ClassVar[frozenset[str]] = frozenset({"application/json"})
     """Media types the platform posts webhooks with; a delivery that declares another one is
     refused with 415 before verification (one that declares none is checked as usual)."""
