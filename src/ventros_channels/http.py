@@ -237,12 +237,17 @@ def parse_retry_after(
         return float(min(max(value, 0), cap))
     if isinstance(value, float):
         return _clamp(value, cap)
-    text = value.strip()
+    seconds = _header_seconds(value.strip(), now)
+    return None if seconds is None else _clamp(seconds, cap)
+
+
+def _header_seconds(text: str, now: datetime | None) -> float | None:
+    """A ``Retry-After`` value (delta-seconds or an HTTP date) as seconds from ``now``."""
     if not text:
         return None
     if len(text) < 32:  # longer digit strings are no delay anyone means
         try:
-            return _clamp(float(text), cap)
+            return float(text)
         except ValueError:
             pass
     try:
@@ -251,7 +256,7 @@ def parse_retry_after(
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return _clamp((when - (now or datetime.now(UTC))).total_seconds(), cap)
+    return (when - (now or datetime.now(UTC))).total_seconds()
 
 
 def error_for_status(

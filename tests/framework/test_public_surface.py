@@ -185,3 +185,13 @@ def test_domain_and_services_import_no_platform_module() -> None:
                     if any(m.startswith(f"ventros_channels.adapters.{p}") for p in platforms)
                 ]
     assert offenders == []
+
+
+@pytest.mark.parametrize(
+    "module", ["telegram", "waha", "whatsapp_cloud", "messenger", "instagram", "_meta"]
+)
+def test_each_platform_package_imports_first_in_a_fresh_interpreter(module: str) -> None:
+    """An entry point loads its adapter with nothing imported before it: no import cycle
+    between platform packages is hidden by the order the package used to import them in."""
+    report = probe(f"import ventros_channels.adapters.{module}")
+    assert loaded(report, f"ventros_channels.adapters.{module}")

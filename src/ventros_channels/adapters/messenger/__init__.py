@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 import httpx
 
 from ventros_channels.adapters._meta import GraphAdapter
+from ventros_channels.adapters._meta.config import GraphConfig
 from ventros_channels.adapters.base import (
     MALFORMED,
     Capability,
@@ -27,7 +28,6 @@ from ventros_channels.adapters.base import (
     MediaContent,
     WebhookInfo,
 )
-from ventros_channels.adapters.instagram.config import InstagramConfig
 from ventros_channels.adapters.messenger.config import MessengerConfig
 from ventros_channels.domain.config import ChannelConfig
 from ventros_channels.domain.types import ChannelType
@@ -59,7 +59,7 @@ _OUT_MEDIA = {
 }
 
 
-C = TypeVar("C", MessengerConfig, InstagramConfig)
+C = TypeVar("C", bound=GraphConfig)  # Messenger's or Instagram's config
 
 
 class PageMessagingAdapter(GraphAdapter[C], Generic[C]):
