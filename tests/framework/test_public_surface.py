@@ -111,7 +111,12 @@ def test_importing_the_package_is_cheap() -> None:
 
 # ------------------------------------------------------------------------- exports
 
-LAZY_PACKAGES = ["ventros_channels", "ventros_channels.services", "ventros_channels.adapters"]
+LAZY_PACKAGES = [
+    "ventros_channels",
+    "ventros_channels.services",
+    "ventros_channels.adapters",
+    "ventros_channels.testing.contract",
+]
 
 
 def type_checking_names(module: ModuleType) -> dict[str, str]:
