@@ -21,6 +21,7 @@ from ventros_channels import (
     ChannelService,
     InMemoryEventPublisher,
     RoutingContext,
+    WebhookDispatcher,
 )
 from ventros_channels.integrations.asgi import create_app
 from ventros_channels.messaging import InboundEvent, MessageReceived, TextMessage
@@ -54,14 +55,16 @@ async def post(client: httpx.AsyncClient, channel: Channel, request: WebhookRequ
 async def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="   [log] %(name)s: %(message)s")
     fakes = FakePlatforms()
-    repo = InMemoryChannelRepository()
     publisher = InMemoryEventPublisher()
     http = fakes.client()
-    service = ChannelService(repo, http=http, publisher=publisher, public_base_url=PUBLIC_BASE)
+    service = ChannelService(
+        InMemoryChannelRepository(), http=http, publisher=publisher, public_base_url=PUBLIC_BASE
+    )
     received: list[tuple[InboundEvent, RoutingContext]] = []
 
     async def handler(event: InboundEvent, context: RoutingContext) -> None:
-        """The host's code: seed steps 4-11 would go here. We answer every message."""
+        """The host's code: routing to a pipeline, storing the message and so on would go
+        here. This one answers every message."""
         received.append((event, context))
         if isinstance(event, MessageReceived):
             who = event.sender_name or "there"
@@ -69,8 +72,20 @@ async def main() -> None:
             await service.send(context.channel_id, reply, tenant_id=context.tenant_id)
 
     dispatcher = service.webhook_dispatcher(handler)  # wired to the service's changes and outbox
-    app = create_app(dispatcher)
+    channels = await create_channels(service, fakes)
+    await activate(service, channels)
+    transport = httpx.ASGITransport(app=create_app(dispatcher))
+    async with dispatcher, httpx.AsyncClient(transport=transport, base_url="http://crm") as crm:
+        await pair_waha(service, dispatcher, crm, fakes, channels["waha"])
+        await deliver(crm, fakes, channels)
+        await dispatcher.drain()
+    show_events(received)
+    show_replies(fakes)
+    await show_metrics(service, dispatcher, publisher, channels)
+    await http.aclose()
 
+
+async def create_channels(service: ChannelService, fakes: FakePlatforms) -> dict[str, Channel]:
     print("1. Create one channel per platform (secrets never printed):")
     channels: dict[str, Channel] = {}
     for channel_type in TYPES:
@@ -83,7 +98,10 @@ async def main() -> None:
         )
         channels[channel_type] = channel
         print(f"   {channel!r}\n     webhook {channel.webhook.url}")
+    return channels
 
+
+async def activate(service: ChannelService, channels: dict[str, Channel]) -> None:
     print("\n2. Activate them:")
     for channel_type, channel in channels.items():
         result = await service.activate(channel.id, tenant_id=TENANT)
@@ -95,48 +113,51 @@ async def main() -> None:
             )
             show_qr(result.qr_code)
 
-    transport = httpx.ASGITransport(app=app)
-    async with dispatcher, httpx.AsyncClient(transport=transport, base_url="http://crm") as crm:
-        print("\n3. The phone scans the QR code; WAHA reports WORKING by webhook:")
-        status = await post(crm, channels["waha"], fakes.waha.pair())
-        await dispatcher.drain()
-        waha = await service.get_channel(channels["waha"].id, tenant_id=TENANT)
-        print(
-            f"   delivery answered {status}; channel is now {waha.status.value}, "
-            f"session {waha.waha_session.status if waha.waha_session else None}"
-        )
 
-        print("\n4. Customers write; signed deliveries go through the ASGI app:")
-        deliveries = {
-            "waha": fakes.waha.text_message(
-                chat_id="15551234567@c.us", text="Is my order shipped?"
-            ),
-            "whatsapp": fakes.graph.whatsapp_text(
-                sender="16505551234", text="Hola! Do you ship to Madrid?"
-            ),
-            "telegram": fakes.telegram.text_update(chat_id=123456789, text="/start hello bot"),
-            "messenger": fakes.graph.messenger_text(
-                sender="6523981047755321", text="Olá, tudo bem?"
-            ),
-            "instagram": fakes.graph.instagram_text(
-                sender="1204938563371245", text="Still in stock?"
-            ),
-        }
-        for channel_type, request in deliveries.items():
-            status = await post(crm, channels[channel_type], request)
-            print(f"   {channel_type:<10} delivery -> {status}")
-        duplicate = await post(crm, channels["telegram"], deliveries["telegram"])
-        print(
-            f"   telegram   same delivery again (a platform retry) -> {duplicate}, processed once"
-        )
-        tampered = WebhookRequest(
-            "POST",
-            deliveries["whatsapp"].body.replace(b"Madrid", b"Moscow"),
-            deliveries["whatsapp"].headers,
-        )
-        print(f"   whatsapp   tampered body -> {await post(crm, channels['whatsapp'], tampered)}")
-        await dispatcher.drain()
+async def pair_waha(
+    service: ChannelService,
+    dispatcher: WebhookDispatcher,
+    crm: httpx.AsyncClient,
+    fakes: FakePlatforms,
+    channel: Channel,
+) -> None:
+    print("\n3. The phone scans the QR code; WAHA reports WORKING by webhook:")
+    status = await post(crm, channel, fakes.waha.pair())
+    await dispatcher.drain()
+    waha = await service.get_channel(channel.id, tenant_id=TENANT)
+    print(
+        f"   delivery answered {status}; channel is now {waha.status.value}, "
+        f"session {waha.waha_session.status if waha.waha_session else None}"
+    )
 
+
+async def deliver(
+    crm: httpx.AsyncClient, fakes: FakePlatforms, channels: dict[str, Channel]
+) -> None:
+    print("\n4. Customers write; signed deliveries go through the ASGI app:")
+    deliveries = {
+        "waha": fakes.waha.text_message(chat_id="15551234567@c.us", text="Is my order shipped?"),
+        "whatsapp": fakes.graph.whatsapp_text(
+            sender="16505551234", text="Hola! Do you ship to Madrid?"
+        ),
+        "telegram": fakes.telegram.text_update(chat_id=123456789, text="/start hello bot"),
+        "messenger": fakes.graph.messenger_text(sender="6523981047755321", text="Olá, tudo bem?"),
+        "instagram": fakes.graph.instagram_text(sender="1204938563371245", text="Still in stock?"),
+    }
+    for channel_type, request in deliveries.items():
+        status = await post(crm, channels[channel_type], request)
+        print(f"   {channel_type:<10} delivery -> {status}")
+    duplicate = await post(crm, channels["telegram"], deliveries["telegram"])
+    print(f"   telegram   same delivery again (a platform retry) -> {duplicate}, processed once")
+    tampered = WebhookRequest(
+        "POST",
+        deliveries["whatsapp"].body.replace(b"Madrid", b"Moscow"),
+        deliveries["whatsapp"].headers,
+    )
+    print(f"   whatsapp   tampered body -> {await post(crm, channels['whatsapp'], tampered)}")
+
+
+def show_events(received: list[tuple[InboundEvent, RoutingContext]]) -> None:
     print("\n5. The handler got normalized events with their routing context:")
     for event, context in received:
         line = {
@@ -151,6 +172,8 @@ async def main() -> None:
         }
         print(f"   {json.dumps(line, ensure_ascii=False)}")
 
+
+def show_replies(fakes: FakePlatforms) -> None:
     print("\n6. Replies the fake platforms received:")
     for sent in fakes.sent:
         text = sent.body.get("text")
@@ -160,6 +183,13 @@ async def main() -> None:
             text = (sent.body.get("message") or {}).get("text")
         print(f"   {sent.platform:<10} to {sent.chat_id:<22} {text}")
 
+
+async def show_metrics(
+    service: ChannelService,
+    dispatcher: WebhookDispatcher,
+    publisher: InMemoryEventPublisher,
+    channels: dict[str, Channel],
+) -> None:
     print("\n7. Metrics:")
     for channel_type, channel in channels.items():
         report = await service.report(channel.id, tenant_id=TENANT)
@@ -180,7 +210,6 @@ async def main() -> None:
         f"   domain events published: {len(publisher.events)} "
         f"({', '.join(sorted(set(publisher.types())))})"
     )
-    await http.aclose()
 
 
 if __name__ == "__main__":

@@ -71,8 +71,9 @@ class SecretRedactionFilter(logging.Filter):
     hides the row values SQLAlchemy logs at DEBUG (they can hold secrets not yet known).
 
     httpx logs every request URL at INFO; Telegram puts the bot token in that URL. The
-    executor attaches this filter to the ``httpx`` and ``httpcore`` loggers and registers the
-    secrets of every request it sends.
+    executor attaches this filter to the ``httpx`` and ``httpcore`` loggers when it sends its
+    first request that carries a secret (never on import), and registers the secrets of every
+    request it sends.
     """
 
     def __init__(self, limit: int = 10_000) -> None:
@@ -107,8 +108,22 @@ class SecretRedactionFilter(logging.Filter):
 
 _FORMATTER = logging.Formatter()
 _redaction = SecretRedactionFilter()
-for _name in ("httpx", "httpcore"):
-    logging.getLogger(_name).addFilter(_redaction)
+_HTTP_LOGGERS = ("httpx", "httpcore")
+_guarding_http_loggers: list[bool] = []
+
+
+def _guard_http_loggers() -> None:
+    # httpx logs every request URL at INFO, and a Telegram URL holds the bot token: the
+    # first request that carries a secret attaches the filter to the HTTP client's loggers.
+    # Importing this module changes no logger.
+    if _guarding_http_loggers:
+        return
+    for name in _HTTP_LOGGERS:
+        target = logging.getLogger(name)
+        if _redaction not in target.filters:
+            target.addFilter(_redaction)
+    _guarding_http_loggers.append(True)
+
 
 DRIVER_LOGGERS = (
     "httpx",
@@ -222,12 +237,17 @@ def parse_retry_after(
         return float(min(max(value, 0), cap))
     if isinstance(value, float):
         return _clamp(value, cap)
-    text = value.strip()
+    seconds = _header_seconds(value.strip(), now)
+    return None if seconds is None else _clamp(seconds, cap)
+
+
+def _header_seconds(text: str, now: datetime | None) -> float | None:
+    """A ``Retry-After`` value (delta-seconds or an HTTP date) as seconds from ``now``."""
     if not text:
         return None
     if len(text) < 32:  # longer digit strings are no delay anyone means
         try:
-            return _clamp(float(text), cap)
+            return float(text)
         except ValueError:
             pass
     try:
@@ -236,7 +256,7 @@ def parse_retry_after(
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return _clamp((when - (now or datetime.now(UTC))).total_seconds(), cap)
+    return (when - (now or datetime.now(UTC))).total_seconds()
 
 
 def error_for_status(
@@ -293,6 +313,7 @@ class HttpExecutor:
         hidden = tuple(s for s in secrets if s)
         if hidden:
             _redaction.add(hidden)
+            _guard_http_loggers()
         request = client.build_request(
             method,
             url,

@@ -22,7 +22,7 @@ from redis.backoff import NoBackoff
 
 from tests.conftest import redis_url
 from ventros_channels.errors import InboxError, InboxUnavailableError, InvalidInputError
-from ventros_channels.inbox import Inbox, Leased
+from ventros_channels.inbox import Delivery, Inbox, Leased
 from ventros_channels.redis import RedisInbox
 from ventros_channels.redis._common import as_text
 from ventros_channels.testing import FixedClock
@@ -101,6 +101,23 @@ async def test_a_duplicate_is_rejected_in_one_round_trip(
     assert (commands, len(writes)) == (["EVALSHA"], 1), "new deliveries take one round trip too"
 
 
+def _shuffled_chats(
+    rng: random.Random, chats: int, total: int
+) -> tuple[list[Delivery], dict[str, list[str]]]:
+    """``total`` deliveries to one channel spread over ``chats`` chats in a random order, and
+    the keys each chat must be handled in."""
+    channel = uuid4()
+    order = [f"chat-{i % chats}" for i in range(total)]
+    rng.shuffle(order)
+    expected: dict[str, list[str]] = defaultdict(list)
+    deliveries = []
+    for n, chat in enumerate(order):
+        key = f"{chat}/{n}"
+        expected[chat].append(key)
+        deliveries.append(make_delivery(channel, key, chat=chat))
+    return deliveries, expected
+
+
 async def test_two_processes_with_eight_workers_keep_each_chat_in_order(
     redis_prefix: str,
 ) -> None:
@@ -109,16 +126,8 @@ async def test_two_processes_with_eight_workers_keep_each_chat_in_order(
     about 2 % are abandoned (the worker "dies") and come back when their lease runs out."""
     clients = [aioredis.Redis.from_url(redis_url()) for _ in range(2)]
     inboxes = [RedisInbox(c, prefix=redis_prefix) for c in clients]
-    channel = uuid4()
     rng = random.Random(7)
-    order = [f"chat-{i % 50}" for i in range(500)]
-    rng.shuffle(order)
-    expected: dict[str, list[str]] = defaultdict(list)
-    deliveries = []
-    for n, chat in enumerate(order):
-        key = f"{chat}/{n}"
-        expected[chat].append(key)
-        deliveries.append(make_delivery(channel, key, chat=chat))
+    deliveries, expected = _shuffled_chats(rng, chats=50, total=500)
     for start in range(0, 500, 25):  # accepted in batches, half through each client
         await inboxes[(start // 25) % 2].accept(deliveries[start : start + 25])
 

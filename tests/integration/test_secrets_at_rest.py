@@ -229,7 +229,6 @@ async def test_a_demo_run_leaves_no_secret_in_clear(
     cache = RedisChannelCache(redis_client, prefix=redis_prefix, cipher=ToyCipher())
     service = ChannelService(repo, http=http, public_base_url="https://crm.example.test")
     seen: list[InboundEvent] = []
-    errors: list[BaseException] = []
 
     async def handler(event: InboundEvent, context: RoutingContext) -> None:
         seen.append(event)
@@ -264,29 +263,7 @@ async def test_a_demo_run_leaves_no_secret_in_clear(
         await dispatcher.drain()
     assert len(fakes.sent) >= 5, "every platform got its reply"
 
-    # failures: the platform unreachable, and a config refused with a secret in its input
-    telegram = await repo.get(channels["telegram"].id, tenant_id=TENANT)
-
-    def unreachable(request: httpx.Request) -> httpx.Response:
-        raise httpx.ConnectError(f"cannot connect to {request.url}", request=request)
-
-    adapter = type(dispatcher.registry.get("telegram"))(policy=RetryPolicy(max_attempts=2))
-    async with httpx.AsyncClient(transport=httpx.MockTransport(unreachable)) as down:
-        for call in (
-            adapter.send(down, telegram.config, TextMessage(to="1", text="hi")),
-            adapter.test_connection(down, telegram.config),
-        ):
-            try:
-                await call
-            except PlatformError as exc:
-                errors.append(exc)
-    bad = {**fakes.config("telegram"), "api_base_url": "not a url"}
-    try:
-        await service.create_channel(
-            tenant_id=TENANT, project_id=PROJECT, name="bad", channel_type="telegram", config=bad
-        )
-    except ChannelConfigError as exc:
-        errors.append(exc)
+    errors = await _failures(repo, service, dispatcher, fakes, channels["telegram"].id)
     assert len(errors) == 3
     assert all(isinstance(e, VentrosChannelsError) for e in errors)
 
@@ -309,6 +286,41 @@ async def test_a_demo_run_leaves_no_secret_in_clear(
     assert hits(configured, [t for e in errors for t in chain_texts(e)]) == []
     assert hits(configured, [e.model_dump_json() for e in seen]) == []
     await http.aclose()
+
+
+async def _failures(
+    repo: SqlChannelRepository,
+    service: ChannelService,
+    dispatcher: WebhookDispatcher,
+    fakes: FakePlatforms,
+    telegram_id: UUID,
+) -> list[BaseException]:
+    """The errors of the platform being unreachable and of a config refused with a secret in
+    its input."""
+    errors: list[BaseException] = []
+    telegram = await repo.get(telegram_id, tenant_id=TENANT)
+
+    def unreachable(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError(f"cannot connect to {request.url}", request=request)
+
+    adapter = type(dispatcher.registry.get("telegram"))(policy=RetryPolicy(max_attempts=2))
+    async with httpx.AsyncClient(transport=httpx.MockTransport(unreachable)) as down:
+        for call in (
+            adapter.send(down, telegram.config, TextMessage(to="1", text="hi")),
+            adapter.test_connection(down, telegram.config),
+        ):
+            try:
+                await call
+            except PlatformError as exc:
+                errors.append(exc)
+    bad = {**fakes.config("telegram"), "api_base_url": "not a url"}
+    try:
+        await service.create_channel(
+            tenant_id=TENANT, project_id=PROJECT, name="bad", channel_type="telegram", config=bad
+        )
+    except ChannelConfigError as exc:
+        errors.append(exc)
+    return errors
 
 
 def _secret_key(name: str) -> bool:

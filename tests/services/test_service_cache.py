@@ -1,5 +1,6 @@
-"""Reads through the service's cache, as the seed suggests: a channel for a minute, a project's
-active channels for five, and every change through any service sharing the cache invalidates."""
+"""Reads through the service's cache: a channel for a minute, a project's active channels for
+five (they change rarely and are read on every delivery), and every change through any service
+sharing the cache invalidates."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """Lifecycle rules of the aggregate: recovery, secrets by construction, validated increments,
-all-or-nothing commands, history import strategies and the seed's wire format.
+all-or-nothing commands, history import strategies and the stored wire format of snapshots and
+events.
 """
 
 from __future__ import annotations

@@ -204,7 +204,8 @@ class ChannelAdapter(ABC, Generic[ConfigT]):
     """The platform's published send limits; a ``SendRateLimiter`` keeps sends within them."""
     verifies_body: ClassVar[bool] = True
     """Whether ``verify`` proves the body itself (an HMAC over it). ``False`` for shared-token
-    schemes (a token in a header), where a changed body with the right token is accepted."""
+    schemes (a token in a header), where a changed body with the right token is accepted; the
+    adapter contract kit then checks the token instead of refusing a tampered body."""
     messaging_window: ClassVar[MessagingWindowRule | None] = None
     """How long after the customer's last message free-form sends are accepted, and what may
     go out after that (``None``: the platform has no such window). The service refuses a send

@@ -84,7 +84,8 @@ def _atomic(
 
 @attrs.frozen
 class RoutingContext:
-    """What a host needs to route an inbound event of this channel (seed steps 4-11)."""
+    """What a host needs to route an inbound event of this channel: whose it is (tenant,
+    project), which pipeline takes it, and how the channel is set up to talk."""
 
     channel_id: UUID
     tenant_id: str

@@ -168,16 +168,38 @@ class WebhookIntake:
         if channel is None or adapter is None or channel.channel_type != channel_type:
             self.stats.unknown_channel += 1
             return RESP_UNKNOWN
-        if request.method == "GET":
-            return self._handshake(adapter, channel, request)
-        if request.method != "POST":
-            return RESP_METHOD
-        refused = self._refuse_body(adapter, request)
+        refused = self._refuse_request(adapter, channel, request)
         if refused is not None:
             return refused
-        if channel.is_deleted:
+        checked = await self._verified_events(adapter, channel, request, now)
+        if isinstance(checked, WebhookResponse):
+            return checked
+        events, digest = checked
+        if channel.status not in ACCEPTING and not _only_session_status(events):
             self.stats.not_accepting += 1
             return RESP_FORBIDDEN
+        self.stats.verified += 1
+        return Verified(adapter, channel, self._context(channel), events, digest)
+
+    def _refuse_request(
+        self, adapter: ChannelAdapter[Any], channel: Channel, request: WebhookRequest
+    ) -> WebhookResponse | None:
+        """The answer to anything but a delivery the channel may take: a handshake's, or a
+        refusal of the method, the body or a deleted channel; ``None`` to go on."""
+        if request.method == "GET":
+            return self._handshake(adapter, channel, request)
+        refused = self._refuse_post(adapter, request)
+        if refused is None and channel.is_deleted:
+            self.stats.not_accepting += 1
+            return RESP_FORBIDDEN
+        return refused
+
+    async def _verified_events(
+        self, adapter: ChannelAdapter[Any], channel: Channel, request: WebhookRequest, now: datetime
+    ) -> WebhookResponse | tuple[list[InboundEvent], bytes]:
+        """The delivery's events and the digest of its bytes once the signature holds; the
+        answer instead when it does not, when the bytes were already taken, or cannot be read.
+        """
         try:
             adapter.verify(request, self._verification_keys(channel, now))
             telemetry.event(telemetry.VERIFIED)
@@ -187,7 +209,7 @@ class WebhookIntake:
                 "rejected delivery for channel %s: %s",
                 channel.id,
                 exc.reason,
-                extra=log_fields(channel.id, channel_type, None),
+                extra=log_fields(channel.id, channel.channel_type, None),
             )
             await self._count(channel, MetricsDelta(webhooks_rejected=1, last_webhook_at=now))
             return RESP_SIG
@@ -200,29 +222,28 @@ class WebhookIntake:
             events = adapter.parse(request.body, channel.config)
             telemetry.event(telemetry.PARSED, {"ventros.events": len(events)})
         except WebhookPayloadError as exc:
-            self.stats.malformed += 1
-            logger.warning(
-                "malformed delivery for channel %s: %s",
-                channel.id,
-                exc.reason,
-                extra=log_fields(channel.id, channel_type, None),
-            )
-            await self._count(
-                channel,
-                MetricsDelta(
-                    webhooks_rejected=1,
-                    errors=1,
-                    last_webhook_at=now,
-                    last_error_at=now,
-                    last_error=f"malformed webhook payload: {exc.reason}",
-                ),
-            )
+            await self._malformed(channel, exc, now)
             return RESP_BAD
-        if channel.status not in ACCEPTING and not _only_session_status(events):
-            self.stats.not_accepting += 1
-            return RESP_FORBIDDEN
-        self.stats.verified += 1
-        return Verified(adapter, channel, self._context(channel), events, digest)
+        return events, digest
+
+    async def _malformed(self, channel: Channel, exc: WebhookPayloadError, now: datetime) -> None:
+        self.stats.malformed += 1
+        logger.warning(
+            "malformed delivery for channel %s: %s",
+            channel.id,
+            exc.reason,
+            extra=log_fields(channel.id, channel.channel_type, None),
+        )
+        await self._count(
+            channel,
+            MetricsDelta(
+                webhooks_rejected=1,
+                errors=1,
+                last_webhook_at=now,
+                last_error_at=now,
+                last_error=f"malformed webhook payload: {exc.reason}",
+            ),
+        )
 
     # ------------------------------------------------------------------ app level
 
@@ -238,17 +259,29 @@ class WebhookIntake:
             self.stats.unknown_channel += 1
             return RESP_UNKNOWN
         if request.method == "GET":
-            tokens = self.settings.app_verify_tokens.get(channel_type, ())
-            try:
-                answer = adapter.app_handshake(request, tokens)
-            except WebhookVerificationError:
-                return RESP_FORBIDDEN
-            return answer if answer is not None else RESP_METHOD
-        if request.method != "POST":
-            return RESP_METHOD
-        refused = self._refuse_body(adapter, request)
+            return self._app_handshake(adapter, channel_type, request)
+        refused = self._refuse_post(adapter, request)
         if refused is not None:
             return refused
+        events = self._app_events(adapter, channel_type, request)
+        if isinstance(events, WebhookResponse):
+            return events
+        return await self._route(adapter, channel_type, events)
+
+    def _app_handshake(
+        self, adapter: ChannelAdapter[Any], channel_type: str, request: WebhookRequest
+    ) -> WebhookResponse:
+        tokens = self.settings.app_verify_tokens.get(channel_type, ())
+        try:
+            answer = adapter.app_handshake(request, tokens)
+        except WebhookVerificationError:
+            return RESP_FORBIDDEN
+        return answer if answer is not None else RESP_METHOD
+
+    def _app_events(
+        self, adapter: ChannelAdapter[Any], channel_type: str, request: WebhookRequest
+    ) -> WebhookResponse | list[InboundEvent]:
+        """An app-level delivery's events once the app's secret proves it, else the answer."""
         secrets = tuple(SecretStr(s) for s in self.settings.app_secrets.get(channel_type, ()))
         keys = VerificationKeys(secrets, now=self.clock.now(), tolerance=self.settings.tolerance)
         try:
@@ -274,7 +307,7 @@ class WebhookIntake:
                 extra=log_fields(None, channel_type, None),
             )
             return RESP_BAD
-        return await self._route(adapter, channel_type, events)
+        return events
 
     async def _route(
         self, adapter: ChannelAdapter[Any], channel_type: str, events: Sequence[InboundEvent]
@@ -314,6 +347,14 @@ class WebhookIntake:
             routed.append(Verified(adapter, channel, self._context(channel), group))
         self.stats.verified += 1
         return routed
+
+    def _refuse_post(
+        self, adapter: ChannelAdapter[Any], request: WebhookRequest
+    ) -> WebhookResponse | None:
+        """Refuse anything but a POST within the body limits."""
+        if request.method != "POST":
+            return RESP_METHOD
+        return self._refuse_body(adapter, request)
 
     def _refuse_body(
         self, adapter: ChannelAdapter[Any], request: WebhookRequest

@@ -41,7 +41,7 @@ import redis.asyncio as aioredis
 import sqlalchemy as sa
 
 from tests.integration.conftest import postgres_url
-from ventros_channels import SystemClock
+from ventros_channels import Channel, SystemClock
 from ventros_channels.adapters import default_registry
 from ventros_channels.inbox import Inbox, InMemoryInbox
 from ventros_channels.outbox import Outbox, SendState
@@ -298,21 +298,7 @@ async def _run(
     rng = random.Random(20261129)
     clock = SystemClock()
     telegram = FakeTelegram(clock.now)
-    engine = create_engine(database_url)
-    repo = SqlChannelRepository(engine, schema=schema)
-    await repo.create_schema()
-    config = telegram.config()
-    if api is not None:  # replies go to the local fake Bot API
-        config["api_base_url"] = api.url
-    channel = ChannelFactory(clock)("telegram", config=config, active=True)
-    await repo.save(channel)
-    if backend.name == "postgres":
-        from ventros_channels.sql import SqlInbox, SqlOutbox
-
-        await SqlInbox(engine, schema=schema).create_schema()
-        await SqlOutbox(engine, schema=schema).create_schema()
-    await engine.dispose()
-
+    channel = await _stored_channel(backend, database_url, schema, telegram, api)
     by_chat: dict[int, list[WebhookRequest]] = defaultdict(list)
     for seq in range(PER_CHAT):
         for c in range(CHATS):
@@ -324,16 +310,7 @@ async def _run(
     proxies = [TcpProxy(*_target(url)) for url in backend.targets]
     for p in proxies:
         await p.start()
-    env = {**os.environ, **backend.env, "VCR_LEDGER": str(tmp_path / "ledger.txt")}
-    if api is not None:
-        env["VCR_REPLY"] = "1"
-    env["VCR_DATABASE_URL"] = database_url
-    env["VCR_SCHEMA"] = schema
-    for url, proxy in zip(backend.targets, proxies, strict=True):
-        for name, value in list(env.items()):
-            if value == url and name.startswith("VCR_"):
-                env[name] = _via(url, proxy)
-    env["PYTHONPATH"] = os.pathsep.join([str(HERE), env.get("PYTHONPATH", "")])
+    env = _cluster_env(backend, tmp_path, database_url, schema, proxies, reply=api is not None)
     port = _free_port()
     workers = WORKER_PROCESSES if backend.name != "memory" else 0
     cluster = Cluster(env, port, workers, tmp_path / "processes.log")
@@ -366,6 +343,50 @@ async def _run(
     ledger_path = tmp_path / "ledger.txt"
     rows = _ledger(ledger_path) if ledger_path.exists() else []
     return load, cluster, rows, letters, texts
+
+
+async def _stored_channel(
+    backend: Backend, database_url: str, schema: str, telegram: FakeTelegram, api: FakeBotApi | None
+) -> Channel:
+    """The active Telegram channel of the run, saved with the schemas the backend needs."""
+    engine = create_engine(database_url)
+    repo = SqlChannelRepository(engine, schema=schema)
+    await repo.create_schema()
+    config = telegram.config()
+    if api is not None:  # replies go to the local fake Bot API
+        config["api_base_url"] = api.url
+    channel = ChannelFactory(SystemClock())("telegram", config=config, active=True)
+    await repo.save(channel)
+    if backend.name == "postgres":
+        from ventros_channels.sql import SqlInbox, SqlOutbox
+
+        await SqlInbox(engine, schema=schema).create_schema()
+        await SqlOutbox(engine, schema=schema).create_schema()
+    await engine.dispose()
+    return channel
+
+
+def _cluster_env(
+    backend: Backend,
+    tmp_path: Path,
+    database_url: str,
+    schema: str,
+    proxies: list[TcpProxy],
+    *,
+    reply: bool,
+) -> dict[str, str]:
+    """The processes' environment: store URLs through their proxies, the ledger's path."""
+    env = {**os.environ, **backend.env, "VCR_LEDGER": str(tmp_path / "ledger.txt")}
+    if reply:
+        env["VCR_REPLY"] = "1"
+    env["VCR_DATABASE_URL"] = database_url
+    env["VCR_SCHEMA"] = schema
+    for url, proxy in zip(backend.targets, proxies, strict=True):
+        for name, value in list(env.items()):
+            if value == url and name.startswith("VCR_"):
+                env[name] = _via(url, proxy)
+    env["PYTHONPATH"] = os.pathsep.join([str(HERE), env.get("PYTHONPATH", "")])
+    return env
 
 
 async def _kill_web(cluster: Cluster, load: Load, after: int) -> None:

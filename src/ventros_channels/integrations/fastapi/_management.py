@@ -101,6 +101,32 @@ def _pairing_page() -> str:
     return resources.files(__package__ or __name__).joinpath("pairing.html").read_text("utf-8")
 
 
+@attrs.frozen
+class _Routes:
+    """What every group of routes needs: the service, the tenant dependency, the extras."""
+
+    service: ChannelService
+    tenant: TenantDependency
+    imports: ImportRunner | None
+    inbox: Inbox | None
+
+    async def visible(self, channel_id: UUID, caller: Tenant) -> Channel:
+        channel = await self.service.get_channel(channel_id, tenant_id=caller.tenant_id)
+        if channel.is_deleted:
+            raise ChannelNotFoundError(str(channel_id))
+        return channel
+
+    async def fresh(self, channel_id: UUID, caller: Tenant) -> Channel:
+        return await self.service.repository.get(channel_id, tenant_id=caller.tenant_id)
+
+    async def fresh_visible(self, channel_id: UUID, caller: Tenant) -> Channel:
+        """Read past the service's cache (for state that changes under a polling page)."""
+        channel = await self.fresh(channel_id, caller)
+        if channel.is_deleted:
+            raise ChannelNotFoundError(str(channel_id))
+        return channel
+
+
 def create_management_router(
     service: ChannelService,
     tenant: TenantDependency,
@@ -122,25 +148,20 @@ def create_management_router(
         route_class=ProblemRoute,
         responses=COMMON_RESPONSES,
     )
-    Caller = Annotated[Tenant, Depends(tenant)]
+    routes = _Routes(service, tenant, imports, inbox)
+    _collection_routes(router, routes)
+    _one_channel_routes(router, routes)
+    _lifecycle_routes(router, routes)
+    _platform_routes(router, routes)
+    _history_import_routes(router, routes)
+    _dead_letters_routes(router, routes)
+    return router
 
-    async def visible(channel_id: UUID, caller: Tenant) -> Channel:
-        channel = await service.get_channel(channel_id, tenant_id=caller.tenant_id)
-        if channel.is_deleted:
-            raise ChannelNotFoundError(str(channel_id))
-        return channel
 
-    async def fresh(channel_id: UUID, caller: Tenant) -> Channel:
-        return await service.repository.get(channel_id, tenant_id=caller.tenant_id)
-
-    async def fresh_visible(channel_id: UUID, caller: Tenant) -> Channel:
-        """Read past the service's cache (for state that changes under a polling page)."""
-        channel = await fresh(channel_id, caller)
-        if channel.is_deleted:
-            raise ChannelNotFoundError(str(channel_id))
-        return channel
-
-    # ------------------------------------------------------------------ collection
+def _collection_routes(router: APIRouter, c: _Routes) -> None:
+    """The collection routes."""
+    service = c.service
+    Caller = Annotated[Tenant, Depends(c.tenant)]
 
     @router.post("", status_code=201, summary="Create a channel", response_model=s.ChannelView)
     async def create_channel(
@@ -198,7 +219,12 @@ def create_management_router(
             limit=limit,
         )
 
-    # ------------------------------------------------------------------ one channel
+
+def _one_channel_routes(router: APIRouter, c: _Routes) -> None:
+    """The one channel routes."""
+    service = c.service
+    visible = c.visible
+    Caller = Annotated[Tenant, Depends(c.tenant)]
 
     @router.get("/{channel_id}", summary="Get a channel", response_model=s.ChannelView)
     async def get_channel(channel_id: UUID, caller: Caller, response: Response) -> s.ChannelView:
@@ -250,7 +276,14 @@ def create_management_router(
         await service.delete(channel_id, tenant_id=caller.tenant_id, force=force)
         return Response(status_code=204)
 
-    # ------------------------------------------------------------------ lifecycle
+
+def _lifecycle_routes(router: APIRouter, c: _Routes) -> None:
+    """The lifecycle routes."""
+    service = c.service
+    visible = c.visible
+    fresh = c.fresh
+    fresh_visible = c.fresh_visible
+    Caller = Annotated[Tenant, Depends(c.tenant)]
 
     @router.post(
         "/{channel_id}/activate", summary="Activate a channel", response_model=s.ActivationView
@@ -340,7 +373,13 @@ def create_management_router(
         # Static: it holds no channel data; its script calls the authenticated routes.
         return HTMLResponse(_pairing_page(), headers={"Cache-Control": "no-store"})
 
-    # ------------------------------------------------------------------ platform
+
+def _platform_routes(router: APIRouter, c: _Routes) -> None:
+    """The platform routes."""
+    service = c.service
+    visible = c.visible
+    fresh = c.fresh
+    Caller = Annotated[Tenant, Depends(c.tenant)]
 
     @router.post(
         "/{channel_id}/configure-webhook",
@@ -412,7 +451,14 @@ def create_management_router(
         await visible(channel_id, caller)
         return s.report_view(await service.report(channel_id, tenant_id=caller.tenant_id))
 
-    # ------------------------------------------------------------------ history import
+
+def _history_import_routes(router: APIRouter, c: _Routes) -> None:
+    """The history import routes."""
+    service = c.service
+    fresh = c.fresh
+    fresh_visible = c.fresh_visible
+    imports = c.imports
+    Caller = Annotated[Tenant, Depends(c.tenant)]
 
     def runner() -> ImportRunner:
         if imports is None:
@@ -468,7 +514,12 @@ def create_management_router(
         channel = await fresh(channel_id, caller)
         return s.ImportStatus(channel_id=channel.id, history_import=s.import_view(channel, False))
 
-    # ------------------------------------------------------------------ dead letters
+
+def _dead_letters_routes(router: APIRouter, c: _Routes) -> None:
+    """The dead letters routes."""
+    visible = c.visible
+    inbox = c.inbox
+    Caller = Annotated[Tenant, Depends(c.tenant)]
 
     def dead_letter_inbox() -> Inbox:
         if inbox is None:
@@ -520,5 +571,3 @@ def create_management_router(
             wanted = set(body.ids)
             ids = [i for i in ids if i in wanted]
         return s.ReplayView(replayed=await box.replay(ids) if ids else 0)
-
-    return router

@@ -58,6 +58,11 @@ from ventros_channels.webhooks.request import VerificationKeys, WebhookRequest
 __all__ = ["FUZZ_PROFILE", "AdapterContract", "hostile_bodies"]
 
 _EVENT_CLASSES = tuple(get_args(get_args(InboundEvent)[0]))
+_SWAP = {
+    **{byte: b"1" if byte == ord("0") else b"0" for byte in b"0123456789"},
+    **{byte: b"y" if byte == ord("x") else b"x" for byte in b"abcdefghijklmnopqrstuvwxyz"},
+}
+"""A different character of the same class for each digit and lower-case letter."""
 _NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 _json = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
@@ -350,24 +355,50 @@ class AdapterContract:
         for body in samples:
             self._verify(adapter, self._signed(adapter, body, secret), secret)
 
+    @staticmethod
+    def _tampered(body: bytes) -> list[bytes]:
+        """Copies of a genuine body as changed in transit: one digit or letter replaced
+        (still valid JSON), a byte appended, the body cut short."""
+        out = [body + b" ", body[: len(body) // 2]]
+        index = next((i for i, byte in enumerate(body) if byte in _SWAP), None)
+        if index is not None:
+            out.insert(0, body[:index] + _SWAP[body[index]] + body[index + 1 :])
+        return out
+
     def test_tampered_body_is_rejected(
         self, adapter: ChannelAdapter[Any], config: ChannelConfig, samples: Sequence[bytes]
     ) -> None:
-        """An adapter that declares ``verifies_body`` must refuse a changed body; one with a
-        shared-token scheme (``verifies_body = False``) must still refuse it with a wrong token.
-        """
+        """An adapter that proves the body (``verifies_body = True``, the default) refuses
+        a body changed after signing, with the genuine headers and at the genuine time."""
+        if not adapter.verifies_body:
+            pytest.skip(
+                f"{type(adapter).__name__} declares verifies_body = False: its deliveries carry "
+                "a shared token, not a signature of the body, so a changed body with the right "
+                "token is accepted; test_token_scheme_refuses_a_wrong_token checks the token"
+            )
         secret = self._secret(config)
         request = self._signed(adapter, samples[0], secret)
-        body = request.body
-        tampered_body = body.replace(b"a", b"b", 1) if b"a" in body else body + b" "
-        tampered = WebhookRequest("POST", tampered_body, request.headers)
+        now = self._now(adapter, request.body)
+        for body in self._tampered(request.body):
+            tampered = WebhookRequest("POST", body, request.headers)
+            with pytest.raises(WebhookVerificationError):
+                adapter.verify(tampered, self._keys(secret, now=now))
+
+    def test_token_scheme_refuses_a_wrong_token(
+        self, adapter: ChannelAdapter[Any], config: ChannelConfig, samples: Sequence[bytes]
+    ) -> None:
+        """An adapter whose scheme is a shared token (``verifies_body = False``) accepts the
+        right token and refuses any other, on the genuine body and on changed ones."""
         if adapter.verifies_body:
-            with pytest.raises(WebhookVerificationError):
-                self._verify(adapter, tampered, secret)
-        else:
-            forged = self._signed(adapter, tampered_body, "not-the-" + secret)
-            with pytest.raises(WebhookVerificationError):
-                self._verify(adapter, forged, secret)
+            pytest.skip("the adapter proves the body: test_tampered_body_is_rejected covers it")
+        secret = self._secret(config)
+        genuine = self._signed(adapter, samples[0], secret)
+        self._verify(adapter, genuine, secret)
+        for body in (samples[0], *self._tampered(samples[0])):
+            for wrong in ("not-the-" + secret, secret[:-1], secret + "x"):
+                forged = self._signed(adapter, body, wrong)
+                with pytest.raises(WebhookVerificationError):
+                    self._verify(adapter, forged, secret)
 
     def test_wrong_secret_is_rejected(
         self, adapter: ChannelAdapter[Any], config: ChannelConfig, samples: Sequence[bytes]
