@@ -18,8 +18,12 @@ import httpx
 from fastapi import FastAPI, Header, HTTPException
 
 from ventros_channels import (
+    Capability,
     ChannelRepository,
     ChannelService,
+    ConversationStore,
+    HandlerContext,
+    InMemoryConversationStore,
     RoutingContext,
     WebhookDispatcher,
 )
@@ -31,7 +35,7 @@ from ventros_channels.integrations.fastapi import (
     create_management_router,
     create_router,
 )
-from ventros_channels.messaging import InboundEvent, MessageReceived, TextMessage
+from ventros_channels.messaging import InboundEvent, MessageReceived
 from ventros_channels.testing import InMemoryChannelRepository
 from ventros_channels.testing.fakes import FakePlatforms
 
@@ -69,17 +73,29 @@ def build(
     api_keys: dict[str, str] | None = None,
     inbox: Inbox | None = None,
     fakes: FakePlatforms | None = None,
+    conversations: ConversationStore | None = None,
 ) -> tuple[FastAPI, ChannelService, WebhookDispatcher]:
     """The app, wired to a repository and an HTTP client the caller owns. With an ``inbox``
-    (e.g. Redis), deliveries wait there for ``ventros-channels worker`` processes."""
-    service = ChannelService(repository, http=http, public_base_url=public_url)
+    (e.g. Redis), deliveries wait there for ``ventros-channels worker`` processes. The
+    conversation store (by default next to the repository) keeps each chat's messaging
+    window, so a reply the platform would refuse is refused before any request."""
+    service = ChannelService(
+        repository,
+        http=http,
+        public_base_url=public_url,
+        conversations=conversations or _conversations(repository),
+    )
 
-    async def echo(event: InboundEvent, context: RoutingContext) -> None:
-        if isinstance(event, MessageReceived) and event.text:
-            reply = TextMessage(
-                to=event.chat_id, text=f"echo: {event.text}", reply_to=event.message_id
-            )
-            await service.send(context.channel_id, reply, tenant_id=context.tenant_id)
+    async def echo(event: InboundEvent, routing: RoutingContext, ctx: HandlerContext) -> None:
+        """Answer a customer's text: read receipt and a reaction where the platform has them,
+        then the echo. Each action is sent once even when the handler runs again."""
+        if not (isinstance(event, MessageReceived) and event.text):
+            return
+        if ctx.supports(Capability.READ_RECEIPTS):
+            await ctx.mark_read()
+        if ctx.supports(Capability.REACTIONS):
+            await ctx.react("\N{THUMBS UP SIGN}")
+        await ctx.reply(f"echo: {event.text}", quote=True)
 
     workers = {} if inbox is None else {"inbox": inbox, "workers": 0}
     dispatcher = service.webhook_dispatcher(echo, **workers)
@@ -88,9 +104,7 @@ def build(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        create_schema = getattr(repository, "create_schema", None)
-        if create_schema is not None:  # the SQL repository: tables and indexes if missing
-            await create_schema()
+        await create_tables(service)
         async with dispatcher:
             yield
         await imports.aclose()
@@ -139,6 +153,24 @@ def _repository() -> ChannelRepository:
         return InMemoryChannelRepository()
     url = os.environ.get("VENTROS_DATABASE_URL", "sqlite+aiosqlite:///crm.db")
     return SqlChannelRepository(create_engine(url))
+
+
+async def create_tables(service: ChannelService) -> None:
+    """The SQL stores' tables and indexes, when missing (a production deployment runs
+    ``ventros-channels db upgrade`` instead)."""
+    for store in (service.repository, service.conversations):
+        create_schema = getattr(store, "create_schema", None)
+        if create_schema is not None:
+            await create_schema()
+
+
+def _conversations(repository: ChannelRepository) -> ConversationStore:
+    engine = getattr(repository, "engine", None)
+    if engine is None:
+        return InMemoryConversationStore()
+    from ventros_channels.sql import SqlConversationStore  # noqa: PLC0415 - the sql extra
+
+    return SqlConversationStore(engine)
 
 
 def _inbox() -> Inbox | None:

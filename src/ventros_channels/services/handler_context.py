@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, cast
 
 import attrs
 
-from ventros_channels.adapters.base import MediaContent
+from ventros_channels.adapters.base import Capability, MediaContent
 from ventros_channels.domain.channel import RoutingContext
 from ventros_channels.errors import FieldError, InvalidInputError
 from ventros_channels.messaging.inbound import Attachment, InboundEvent
@@ -68,6 +68,11 @@ class HandlerContext:
     @property
     def chat_id(self) -> str:
         return self.event.chat_id
+
+    def supports(self, capability: Capability | str) -> bool:
+        """Whether the channel's platform offers ``capability`` (check before an action that
+        not every platform has, such as :meth:`react` or :meth:`mark_read`)."""
+        return self.service.registry.get(str(self.routing.channel_type)).supports(capability)
 
     async def reply(self, message: str | OutboundMessage, *, quote: bool = False) -> SendResult:
         """Send ``message`` to the event's chat: text as a :class:`TextMessage` (in the
