@@ -184,6 +184,18 @@ def docs() -> None:
     run(PY, "-m", "mkdocs", "build", "--strict", "--quiet", "--site-dir", VENV / "site", env=env)
 
 
+def host() -> None:
+    """The example CRM back end on SQLite against the fake platforms (examples/fastapi_host)."""
+    ensure_env()
+    env = {
+        "VENTROS_FAKE_PLATFORMS": "1",
+        "VENTROS_DATABASE_URL": f"sqlite+aiosqlite:///{VENV / 'example-crm.db'}",
+        **os.environ,
+    }
+    say("example CRM on http://localhost:8000, API key dev-key (examples/fastapi_host/README.md)")
+    run(PY, "-m", "uvicorn", "examples.fastapi_host.app:app", *sys.argv[2:], env=env)
+
+
 def bench() -> None:
     ensure_env()
     for script in sorted((ROOT / "benchmarks").glob("bench_*.py")):
@@ -195,6 +207,7 @@ TASKS = {
     "test": test,
     "check": check,
     "bench": bench,
+    "host": host,
     "docs": docs,
     "env": ensure_env,
 }
