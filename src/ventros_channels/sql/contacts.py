@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID, uuid4
 
 import sqlalchemy as sa
@@ -26,15 +25,12 @@ from ventros_channels.errors import (
     InvalidInputError,
     RepositoryError,
     RepositoryUnavailableError,
+    VentrosChannelsError,
 )
-from ventros_channels.sql._errors import translate_errors
 from ventros_channels.sql._schema import build_aliases_table
+from ventros_channels.sql._store import TableStore
 
 __all__ = ["SqlContactAliasStore"]
-
-
-def _translate() -> AbstractContextManager[None]:
-    return translate_errors("contact alias store", RepositoryUnavailableError, RepositoryError)
 
 
 def _lock_key(tenant_id: str, channel_id: UUID) -> int:
@@ -43,8 +39,12 @@ def _lock_key(tenant_id: str, channel_id: UUID) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-class SqlContactAliasStore:
+class SqlContactAliasStore(TableStore):
     """Alias groups in the ``contact_aliases`` table; see the module docstring."""
+
+    what: ClassVar[str] = "contact alias store"
+    unavailable_error: ClassVar[type[VentrosChannelsError]] = RepositoryUnavailableError
+    store_error: ClassVar[type[VentrosChannelsError]] = RepositoryError
 
     def __init__(
         self,
@@ -54,30 +54,14 @@ class SqlContactAliasStore:
         table_name: str = "contact_aliases",
         clock: Clock | None = None,
     ) -> None:
-        self._engine = engine
-        self._schema = schema
+        super().__init__(engine, build_aliases_table, schema=schema, table_name=table_name)
         self._clock = clock or SystemClock()
-        self._metadata = sa.MetaData(schema=schema)
-        self._table = build_aliases_table(self._metadata, table_name)
-        self._postgres = engine.dialect.name == "postgresql"
-
-    @property
-    def table(self) -> sa.Table:
-        return self._table
-
-    async def create_schema(self) -> None:
-        """Create the schema (PostgreSQL) and the table if missing. Idempotent."""
-        with _translate():
-            async with self._engine.begin() as conn:
-                if self._postgres and self._schema:
-                    await conn.execute(sa.schema.CreateSchema(self._schema, if_not_exists=True))
-                await conn.run_sync(self._metadata.create_all)
 
     async def link(self, aliases: Iterable[str], *, tenant_id: str, channel_id: UUID) -> AliasGroup:
         wanted = clean_aliases(aliases)
         if not wanted:
             raise InvalidInputError("aliases", [FieldError("aliases", "give at least one id")])
-        with _translate():
+        with self._translate():
             async with self._engine.connect() as conn:
                 known = await self._groups_of(conn, wanted, tenant_id, channel_id)
                 if len(known) == len(wanted) and len(set(known.values())) == 1:
@@ -98,7 +82,7 @@ class SqlContactAliasStore:
 
     async def find(self, alias: str, *, tenant_id: str, channel_id: UUID) -> AliasGroup | None:
         c = self._table.c
-        with _translate():
+        with self._translate():
             async with self._engine.connect() as conn:
                 group = (
                     await conn.execute(

@@ -9,9 +9,8 @@ SQLite's single writer is never held while the change is computed.
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
 
 import attrs
@@ -21,9 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ventros_channels.conversations import Conversation, ConversationChange, SessionMetrics
 from ventros_channels.conversations._model import foreign_chat
-from ventros_channels.errors import RepositoryError, RepositoryUnavailableError
-from ventros_channels.sql._errors import translate_errors
+from ventros_channels.errors import (
+    RepositoryError,
+    RepositoryUnavailableError,
+    VentrosChannelsError,
+)
 from ventros_channels.sql._schema import build_conversations_table
+from ventros_channels.sql._store import TableStore
 
 __all__ = ["SqlConversationStore"]
 
@@ -32,16 +35,16 @@ _ATTEMPTS = 64
 _FIELDS = tuple(f.name for f in attrs.fields(Conversation))
 
 
-def _translate() -> AbstractContextManager[None]:
-    return translate_errors("conversation store", RepositoryUnavailableError, RepositoryError)
-
-
-class SqlConversationStore:
+class SqlConversationStore(TableStore):
     """Conversations in the ``channel_conversations`` table; see the module docstring.
 
     :param engine: the host's engine (typically the repository's).
     :param schema: PostgreSQL schema holding the table.
     """
+
+    what: ClassVar[str] = "conversation store"
+    unavailable_error: ClassVar[type[VentrosChannelsError]] = RepositoryUnavailableError
+    store_error: ClassVar[type[VentrosChannelsError]] = RepositoryError
 
     def __init__(
         self,
@@ -50,23 +53,7 @@ class SqlConversationStore:
         schema: str | None = None,
         table_name: str = "channel_conversations",
     ) -> None:
-        self._engine = engine
-        self._schema = schema
-        self._metadata = sa.MetaData(schema=schema)
-        self._table = build_conversations_table(self._metadata, table_name)
-        self._postgres = engine.dialect.name == "postgresql"
-
-    @property
-    def table(self) -> sa.Table:
-        return self._table
-
-    async def create_schema(self) -> None:
-        """Create the schema (PostgreSQL) and the table if missing. Idempotent."""
-        with _translate():
-            async with self._engine.begin() as conn:
-                if self._postgres and self._schema:
-                    await conn.execute(sa.schema.CreateSchema(self._schema, if_not_exists=True))
-                await conn.run_sync(self._metadata.create_all)
+        super().__init__(engine, build_conversations_table, schema=schema, table_name=table_name)
 
     async def get(self, channel_id: UUID, chat_id: str, *, tenant_id: str) -> Conversation | None:
         row = await self._read(channel_id, chat_id)
@@ -113,7 +100,7 @@ class SqlConversationStore:
         )
         if open_at is not None:
             stmt = stmt.where(c.expires_at > open_at)
-        with _translate():
+        with self._translate():
             async with self._engine.connect() as conn:
                 return [_conversation(row) for row in (await conn.execute(stmt)).all()]
 
@@ -125,7 +112,7 @@ class SqlConversationStore:
             sa.func.coalesce(sa.func.sum(c.sessions), 0),
             sa.func.coalesce(sa.func.sum(sa.case((c.expires_at > now, 1), else_=0)), 0),
         ).where(c.channel_id == channel_id, c.tenant_id == tenant_id)
-        with _translate():
+        with self._translate():
             async with self._engine.connect() as conn:
                 created, active = (await conn.execute(stmt)).one()
         return SessionMetrics(sessions_created=int(created), active_sessions=int(active))
@@ -135,7 +122,7 @@ class SqlConversationStore:
     async def _read(self, channel_id: UUID, chat_id: str) -> sa.Row[Any] | None:
         c = self._table.c
         stmt = sa.select(self._table).where(c.channel_id == channel_id, c.chat_id == chat_id)
-        with _translate():
+        with self._translate():
             async with self._engine.connect() as conn:
                 return (await conn.execute(stmt)).first()
 
@@ -157,7 +144,7 @@ class SqlConversationStore:
                 )
                 .values(values)
             )
-        with _translate():
+        with self._translate():
             async with self._engine.begin() as conn:
                 return bool((await conn.execute(stmt)).rowcount)
 

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -22,26 +21,26 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ventros_channels.clock import Clock, SystemClock
-from ventros_channels.errors import OutboxError, OutboxUnavailableError
+from ventros_channels.errors import OutboxError, OutboxUnavailableError, VentrosChannelsError
 from ventros_channels.outbox import LeasedSend, SendRecord, SendState
-from ventros_channels.sql._errors import translate_errors
 from ventros_channels.sql._schema import build_outbox_table
+from ventros_channels.sql._store import TableStore
 
 __all__ = ["SqlOutbox"]
 
 _EXPIRED = "the sender's lease ran out before it recorded an outcome"
 
 
-def _translate() -> AbstractContextManager[None]:
-    return translate_errors("outbox store", OutboxUnavailableError, OutboxError)
-
-
-class SqlOutbox:
+class SqlOutbox(TableStore):
     """Outbound send records in the ``channel_outbox`` table; see the module docstring.
 
     :param engine: the host's engine (the same one as the repository's, typically).
     :param schema: PostgreSQL schema holding the table.
     """
+
+    what: ClassVar[str] = "outbox store"
+    unavailable_error: ClassVar[type[VentrosChannelsError]] = OutboxUnavailableError
+    store_error: ClassVar[type[VentrosChannelsError]] = OutboxError
 
     def __init__(
         self,
@@ -51,24 +50,8 @@ class SqlOutbox:
         table_name: str = "channel_outbox",
         clock: Clock | None = None,
     ) -> None:
-        self._engine = engine
-        self._schema = schema
+        super().__init__(engine, build_outbox_table, schema=schema, table_name=table_name)
         self._clock = clock or SystemClock()
-        self._metadata = sa.MetaData(schema=schema)
-        self._table = build_outbox_table(self._metadata, table_name)
-        self._postgres = engine.dialect.name == "postgresql"
-
-    @property
-    def table(self) -> sa.Table:
-        return self._table
-
-    async def create_schema(self) -> None:
-        """Create the schema (PostgreSQL) and the table if missing. Idempotent."""
-        with _translate():
-            async with self._engine.begin() as conn:
-                if self._postgres and self._schema:
-                    await conn.execute(sa.schema.CreateSchema(self._schema, if_not_exists=True))
-                await conn.run_sync(self._metadata.create_all)
 
     # ------------------------------------------------------------------ direct sends
 
@@ -80,7 +63,7 @@ class SqlOutbox:
             .on_conflict_do_nothing(index_elements=["channel_id", "idem_key"])
             .returning(*self._table.c)
         )
-        with _translate():
+        with self._translate():
             async with self._engine.begin() as conn:
                 created = (await conn.execute(stmt)).first()
                 if created is not None:
@@ -141,7 +124,7 @@ class SqlOutbox:
 
     async def get(self, channel_id: UUID, key: str) -> SendRecord | None:
         await self._expire_leases()
-        with _translate():
+        with self._translate():
             async with self._engine.connect() as conn:
                 row = (await conn.execute(self._where(channel_id, key))).first()
         return None if row is None else _record(row)
@@ -156,7 +139,7 @@ class SqlOutbox:
             stmt = stmt.where(c.state == state.value)
         if channel_id is not None:
             stmt = stmt.where(c.channel_id == channel_id)
-        with _translate():
+        with self._translate():
             async with self._engine.connect() as conn:
                 return [_record(row) for row in (await conn.execute(stmt)).all()]
 
@@ -201,7 +184,7 @@ class SqlOutbox:
             )
             .returning(*t.c)
         )
-        with _translate():
+        with self._translate():
             async with self._engine.begin() as conn:
                 rows = sorted((await conn.execute(stmt)).all(), key=lambda row: row.seq)
         return [LeasedSend(_record(row), token, until) for row in rows]
@@ -249,7 +232,7 @@ class SqlOutbox:
             .values(updated_at=self._clock.now(), **values)
             .returning(*self._table.c)
         )
-        with _translate():
+        with self._translate():
             async with self._engine.begin() as conn:
                 row = (await conn.execute(stmt)).first()
         return None if row is None else _record(row)
@@ -286,7 +269,7 @@ class SqlOutbox:
                 updated_at=now,
             )
         )
-        with _translate():
+        with self._translate():
             async with self._engine.begin() as conn:
                 await conn.execute(stmt)
 
