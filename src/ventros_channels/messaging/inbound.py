@@ -12,7 +12,7 @@ import hashlib
 import json
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -80,6 +80,17 @@ class MediaKind(StrEnum):
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    if not TYPE_CHECKING:  # type checkers keep seeing pydantic's own signature
+
+        @classmethod
+        def model_validate(cls, obj, **options):
+            """Validate ``obj`` into this model. Adapters build every event with it, so the
+            call without options goes straight to the model's validator (the same one, with
+            the same defaults), skipping the handling of options no adapter passes."""
+            if options:
+                return super().model_validate(obj, **options)
+            return cls.__pydantic_validator__.validate_python(obj)
 
 
 class Attachment(_Frozen):
