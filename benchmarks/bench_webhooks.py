@@ -72,9 +72,14 @@ TARGET_INBOUND = 1.5
 TARGET_SEND = 1.25
 
 
-def per_call(fn: Callable[[], object], number: int, repeat: int) -> float:
-    """Best of ``repeat`` runs, in microseconds per call."""
-    return min(timeit.repeat(fn, number=number, repeat=repeat)) / number * 1e6
+def interleaved(fns: tuple[Callable[[], object], ...], number: int, repeat: int) -> list[float]:
+    """Best of ``repeat`` runs of each, in microseconds per call. The runs alternate between
+    the functions, so a change in the machine's load reaches all of them alike."""
+    best = [float("inf")] * len(fns)
+    for _ in range(repeat):
+        for index, fn in enumerate(fns):
+            best[index] = min(best[index], timeit.timeit(fn, number=number))
+    return [b / number * 1e6 for b in best]
 
 
 def config_for(name: str, adapter: ChannelAdapter[Any]) -> ChannelConfig:
@@ -131,9 +136,7 @@ def bench_inbound(
     name: str, adapter: ChannelAdapter[Any], config: ChannelConfig, repeat: int
 ) -> float:
     floor, ours = inbound_pair(name, adapter, config)
-    number = 5000
-    floor_us = per_call(floor, number, repeat)
-    ours_us = per_call(ours, number, repeat)
+    floor_us, ours_us = interleaved((floor, ours), 2000, repeat)
     return report_inbound(name, len(INBOUND[name].read_bytes()), floor_us, ours_us, "us")
 
 
