@@ -176,3 +176,18 @@ def test_depth_read_from_bytes_matches_the_document(doc: Any) -> None:
     for limit in (1, 2, 3):
         kind, text = both(encode(doc, True), ParseLimits(max_depth=limit))
         assert (kind == "error" and "deeper" in text) == (nesting(doc) > limit)
+
+
+def test_a_limit_above_the_interpreters_own_still_fails_within_the_hierarchy(
+    decoder: str,
+) -> None:
+    """With the depth limit raised past Python's recursion limit, the deepest documents the
+    parser still reads must not make the surrogate repair (which recurses) escape the
+    hierarchy: they are a document or a payload error, never a ``RecursionError``."""
+    limits = ParseLimits(max_depth=100_000)
+    for depth in (900, 990, 2_000):
+        body = b"[" * depth + b'"\\ud800"' + b"]" * depth
+        kind, text = outcome(body, limits)
+        assert kind == "doc" or "nested deeper" in text
+        if kind == "doc":
+            assert text == "[" * depth + "'\ufffd'" + "]" * depth

@@ -134,7 +134,7 @@ def _depth(body: bytes) -> int:
 
 
 def _decode_std(body: bytes, platform: str, limits: ParseLimits) -> Any:
-    """The standard library's parse: invalid UTF-8 and lone surrogates become U+FFFD."""
+    """The standard library's parse; invalid UTF-8 becomes U+FFFD."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
@@ -151,9 +151,18 @@ def _decode_std(body: bytes, platform: str, limits: ParseLimits) -> Any:
         pass
     if doc is _NOT_JSON:  # raised outside the handlers: the error chains no parser state
         raise WebhookPayloadError(platform, reason)
-    if _SURROGATE_ESCAPE.search(body) and _has_lone_surrogate(doc):
-        doc = _clean(doc)
     return doc
+
+
+def _without_lone_surrogates(doc: Any, body: bytes, platform: str, limits: ParseLimits) -> Any:
+    """``doc`` with lone surrogates (only the standard path lets them through) replaced."""
+    if not _SURROGATE_ESCAPE.search(body):
+        return doc
+    try:
+        return _clean(doc) if _has_lone_surrogate(doc) else doc
+    except RecursionError:  # only with a depth limit set near the interpreter's own
+        reason = f"nested deeper than {limits.max_depth} levels"
+    raise WebhookPayloadError(platform, reason)
 
 
 def load_json(body: bytes, platform: str, limits: ParseLimits = DEFAULT_LIMITS) -> Any:
@@ -171,12 +180,13 @@ def load_json(body: bytes, platform: str, limits: ParseLimits = DEFAULT_LIMITS) 
             doc = _fast_decode(body)
         except Exception:  # refused: the standard path decides, with its own errors
             doc = _NOT_JSON
-    if doc is _NOT_JSON:
+    standard = doc is _NOT_JSON
+    if standard:
         doc = _decode_std(body, platform, limits)
     # counting brackets is cheap; only a body with more of them than the limit can be too deep
     if body.count(b"[") + body.count(b"{") > limits.max_depth and (_depth(body) > limits.max_depth):
         raise WebhookPayloadError(platform, f"nested deeper than {limits.max_depth} levels")
-    return doc
+    return _without_lone_surrogates(doc, body, platform, limits) if standard else doc
 
 
 def epoch(value: Any, unit: int = 1) -> datetime | None:
