@@ -24,7 +24,7 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / "python"
 DEMO_EXTRAS = "asgi,cli"
 """What ``ventros_channels.demo`` imports beyond the core: the ASGI app, the QR code."""
-DEV_EXTRAS = "dev"
+DEV_EXTRAS = "dev,fast"  # fast: both JSON decoders get tested
 EXAMPLE_PACKAGES = [p for p in sorted((ROOT / "examples").glob("*/pyproject.toml"))]
 BACKENDS = {
     # variable: (name, URL tried when the variable is unset, host, port)

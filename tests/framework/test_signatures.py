@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ventros_channels import WebhookVerificationError
 from ventros_channels.webhooks import check_freshness, hmac_hex, verify_hmac, verify_shared_token
@@ -56,3 +59,16 @@ def test_freshness_window() -> None:
     check_freshness(now - timedelta(minutes=4), now, timedelta(minutes=5))
     with pytest.raises(WebhookVerificationError, match="tolerance"):
         check_freshness(now - timedelta(minutes=6), now, timedelta(minutes=5))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.binary(max_size=200),  # keys shorter and longer than every block size (64, 128)
+    st.binary(max_size=2000),
+    st.sampled_from(["sha1", "sha256", "sha512"]),
+)
+def test_hmac_hex_is_standard_hmac(key: bytes, body: bytes, algorithm: str) -> None:
+    """The digest is the standard HMAC's, and any configured secret verifies it."""
+    expected = hmac.new(key, body, algorithm).hexdigest()
+    assert hmac_hex(key, body, algorithm) == expected
+    verify_hmac(expected.upper(), body, [b"other", key], algorithm=algorithm)

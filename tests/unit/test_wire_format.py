@@ -165,3 +165,21 @@ def test_a_bad_body_names_the_field() -> None:
     with pytest.raises(InvalidInputError) as config_error:
         CreateChannelRequest.parse({"name": "x", "channel_type": "waha", "config": {"baseURL": 1}})
     assert set(config_error.value.fields) == {"config.baseURL", "config.session_id", "config.auth"}
+
+
+def test_the_documented_json_form_reads_back_into_the_same_event() -> None:
+    from datetime import UTC, datetime
+
+    from ventros_channels.messaging import ChatType, MessageReceived, inbound_event_from_json
+
+    event = MessageReceived(
+        channel_type="telegram",
+        chat_id="-100",
+        chat_type=ChatType.GROUP,
+        timestamp=datetime(2026, 1, 1, tzinfo=UTC),
+        idempotency_key="telegram:1:msg:1",
+        text="hi",
+    )
+    data = event.to_json_dict()
+    assert data["is_group"] is True
+    assert inbound_event_from_json(data) == event

@@ -18,7 +18,9 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from itertools import accumulate
 from typing import Any
 
 import attrs
@@ -30,6 +32,7 @@ __all__ = [
     "ParseLimits",
     "check_window",
     "epoch",
+    "json_decoder",
     "load_json",
     "note_malformed",
     "timestamp_fields",
@@ -54,6 +57,9 @@ DEFAULT_LIMITS = ParseLimits()
 
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abcdefABCDEF]")
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}.__getitem__
 _MAX_EPOCH_SECONDS = 253_402_300_799  # 9999-12-31T23:59:59Z, the last instant datetime holds
 _NOT_JSON = object()
 _NUMBERS = (int, float)
@@ -77,34 +83,58 @@ def _finite_float(text: str) -> float:
 _DECODER = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite_float)
 
 
+def _msgspec_decoder() -> Callable[[bytes], Any] | None:
+    try:
+        import msgspec  # noqa: PLC0415  (optional: the ``fast`` extra)
+    except ImportError:
+        return None
+    return msgspec.json.Decoder().decode
+
+
+_fast_decode: Callable[[bytes], Any] | None = _msgspec_decoder()
+"""msgspec's decoder when the ``fast`` extra is installed. It accepts exactly the strict JSON
+the standard path accepts, with the same values (arbitrary-size integers, correctly rounded
+floats, last duplicate key wins); whatever it refuses (invalid UTF-8, a BOM, lone surrogates,
+``NaN``, numbers out of range, nesting past its own limit) goes to the standard path, which
+then decides, so both paths return the same documents and raise the same errors."""
+
+
+def json_decoder() -> str:
+    """Which decoder :func:`load_json` uses first: ``"msgspec"`` or ``"json"`` (stdlib)."""
+    return "json" if _fast_decode is None else "msgspec"
+
+
 def _fix_text(text: str) -> str:
     return _LONE_SURROGATE.sub("\ufffd", text) if _LONE_SURROGATE.search(text) else text
 
 
-def _clean(value: Any, depth: int, limits: ParseLimits, platform: str) -> Any:
-    """A copy of ``value`` with lone surrogates replaced; refuses nesting past the limit.
-
-    Recursion stops at ``limits.max_depth``, so this never runs deeper than the limit.
-    """
+def _clean(value: Any) -> Any:
+    """A copy of ``value`` with lone surrogates replaced (depth already checked)."""
     if isinstance(value, str):
         return _fix_text(value)
-    if isinstance(value, dict | list):
-        if depth >= limits.max_depth:
-            raise WebhookPayloadError(platform, f"nested deeper than {limits.max_depth} levels")
-        if isinstance(value, dict):
-            return {_fix_text(k): _clean(v, depth + 1, limits, platform) for k, v in value.items()}
-        return [_clean(v, depth + 1, limits, platform) for v in value]
+    if isinstance(value, dict):
+        return {_fix_text(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
     return value
 
 
-def load_json(body: bytes, platform: str, limits: ParseLimits = DEFAULT_LIMITS) -> Any:
-    """Parse a webhook body, or raise :class:`WebhookPayloadError` (never anything else).
+def _has_lone_surrogate(doc: Any) -> bool:
+    """Whether any string of ``doc`` holds a lone surrogate, found by serializing it once
+    (in C) instead of walking it in Python."""
+    return _LONE_SURROGATE.search(json.dumps(doc, ensure_ascii=False)) is not None
 
-    Invalid UTF-8 sequences become U+FFFD rather than failing: the bytes were signed by the
-    platform, and the event should keep what can be read.
-    """
-    if len(body) > limits.max_body_bytes:
-        raise WebhookPayloadError(platform, f"body larger than {limits.max_body_bytes} bytes")
+
+def _depth(body: bytes) -> int:
+    """The deepest nesting of arrays/objects in ``body``, which already parsed as JSON: with
+    strings removed, the brackets left are balanced, and the highest running count of open
+    ones is the depth. Linear in the body, whatever its shape."""
+    brackets = _JSON_STRING.sub(b"", body).translate(None, _NOT_BRACKETS)
+    return max(accumulate(map(_STEP, brackets)), default=0)
+
+
+def _decode_std(body: bytes, platform: str, limits: ParseLimits) -> Any:
+    """The standard library's parse; invalid UTF-8 becomes U+FFFD."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
@@ -121,11 +151,42 @@ def load_json(body: bytes, platform: str, limits: ParseLimits = DEFAULT_LIMITS) 
         pass
     if doc is _NOT_JSON:  # raised outside the handlers: the error chains no parser state
         raise WebhookPayloadError(platform, reason)
-    # counting brackets is cheap; only a body with enough of them can be too deep
-    deep = body.count(b"[") + body.count(b"{") >= limits.max_depth
-    if deep or _SURROGATE_ESCAPE.search(body):
-        doc = _clean(doc, 0, limits, platform)
     return doc
+
+
+def _without_lone_surrogates(doc: Any, body: bytes, platform: str, limits: ParseLimits) -> Any:
+    """``doc`` with lone surrogates (only the standard path lets them through) replaced."""
+    if not _SURROGATE_ESCAPE.search(body):
+        return doc
+    try:
+        return _clean(doc) if _has_lone_surrogate(doc) else doc
+    except RecursionError:  # only with a depth limit set near the interpreter's own
+        reason = f"nested deeper than {limits.max_depth} levels"
+    raise WebhookPayloadError(platform, reason)
+
+
+def load_json(body: bytes, platform: str, limits: ParseLimits = DEFAULT_LIMITS) -> Any:
+    """Parse a webhook body, or raise :class:`WebhookPayloadError` (never anything else).
+
+    Invalid UTF-8 sequences become U+FFFD rather than failing: the bytes were signed by the
+    platform, and the event should keep what can be read. Uses msgspec when the ``fast``
+    extra is installed, with the same results and errors as without it.
+    """
+    if len(body) > limits.max_body_bytes:
+        raise WebhookPayloadError(platform, f"body larger than {limits.max_body_bytes} bytes")
+    doc: Any = _NOT_JSON
+    if _fast_decode is not None:
+        try:
+            doc = _fast_decode(body)
+        except Exception:  # refused: the standard path decides, with its own errors
+            doc = _NOT_JSON
+    standard = doc is _NOT_JSON
+    if standard:
+        doc = _decode_std(body, platform, limits)
+    # counting brackets is cheap; only a body with more of them than the limit can be too deep
+    if body.count(b"[") + body.count(b"{") > limits.max_depth and (_depth(body) > limits.max_depth):
+        raise WebhookPayloadError(platform, f"nested deeper than {limits.max_depth} levels")
+    return _without_lone_surrogates(doc, body, platform, limits) if standard else doc
 
 
 def epoch(value: Any, unit: int = 1) -> datetime | None:

@@ -23,6 +23,7 @@ from ventros_channels.messaging.inbound import (
     Unsupported,
     content_key,
     inbound_event_adapter,
+    inbound_event_from_json,
 )
 from ventros_channels.messaging.limits import LengthUnit, OutboundLimits, check_limits
 from ventros_channels.messaging.outbound import (
@@ -94,5 +95,6 @@ __all__ = [
     "check_limits",
     "content_key",
     "inbound_event_adapter",
+    "inbound_event_from_json",
     "merge_status",
 ]

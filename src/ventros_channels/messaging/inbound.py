@@ -40,6 +40,7 @@ __all__ = [
     "Unsupported",
     "content_key",
     "inbound_event_adapter",
+    "inbound_event_from_json",
 ]
 
 
@@ -307,4 +308,13 @@ InboundEvent = Annotated[
 """Union of every normalized inbound event, discriminated by ``kind``."""
 
 inbound_event_adapter: TypeAdapter[InboundEvent] = TypeAdapter(InboundEvent)
-"""Validates the JSON form back into events: ``inbound_event_adapter.validate_python(d)``."""
+"""Validates ``event.model_dump(mode="json")`` back into an event; for the documented JSON form
+of :meth:`to_json_dict` use :func:`inbound_event_from_json`."""
+
+
+def inbound_event_from_json(data: dict[str, Any]) -> InboundEvent:
+    """The event whose :meth:`to_json_dict` is ``data`` (the derived ``is_group`` is ignored).
+
+    Raises pydantic's ``ValidationError`` naming every bad field.
+    """
+    return inbound_event_adapter.validate_python({k: v for k, v in data.items() if k != "is_group"})
