@@ -25,23 +25,8 @@ from ventros_channels.errors import (
     MessageLimitError,
     PermissionDeniedError,
 )
-from ventros_channels.messaging import (
-    ContactsMessage,
-    DeleteMessage,
-    EditMessage,
-    LocationMessage,
-    MarkAsRead,
-    MediaKind,
-    MediaMessage,
-    OutboundLimits,
-    OutboundMessage,
-    PollMessage,
-    Reaction,
-    SharedContact,
-    TextMessage,
-    Typing,
-    _platform_limits,
-)
+from ventros_channels.messaging import MediaKind, OutboundLimits, SharedContact, _platform_limits
+from ventros_channels.messaging import outbound as out
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 PSID = "6523981047755321"
@@ -98,11 +83,11 @@ async def test_messenger_sender_actions_and_reactions(
         http,
         fb(graph),
         [
-            Typing(to=PSID),
-            Typing(to=PSID, on=False, activity="recording"),
-            MarkAsRead(to=PSID, message_id=mid),
-            Reaction(to=PSID, message_id=mid, emoji="😊"),
-            Reaction(to=PSID, message_id=mid),
+            out.Typing(to=PSID),
+            out.Typing(to=PSID, on=False, activity="recording"),
+            out.MarkAsRead(to=PSID, message_id=mid),
+            out.Reaction(to=PSID, message_id=mid, emoji="😊"),
+            out.Reaction(to=PSID, message_id=mid),
         ],
     )
     to = {"id": PSID}
@@ -141,11 +126,11 @@ async def test_instagram_sender_actions_for_both_logins(
         http,
         ig(graph, login),
         [
-            Typing(to=IGSID),
-            Typing(to=IGSID, on=False),
-            MarkAsRead(to=IGSID, message_id=mid),
-            Reaction(to=IGSID, message_id=mid, emoji="love"),
-            Reaction(to=IGSID, message_id=mid),
+            out.Typing(to=IGSID),
+            out.Typing(to=IGSID, on=False),
+            out.MarkAsRead(to=IGSID, message_id=mid),
+            out.Reaction(to=IGSID, message_id=mid, emoji="love"),
+            out.Reaction(to=IGSID, message_id=mid),
         ],
     )
     assert [a.kind for a in graph.actions] == [
@@ -195,14 +180,14 @@ async def test_messenger_sends_a_catalog_sticker_by_its_id(
     https://developers.facebook.com/documentation/business-messaging/messenger-platform/send-messages/sticker-api
     """
     adapter, config = MessengerAdapter(), fb(graph)
-    sticker = MediaMessage(to=PSID, media_kind=MediaKind.STICKER, media_id="767226160478561")
+    sticker = out.MediaMessage(to=PSID, media_kind=MediaKind.STICKER, media_id="767226160478561")
     await send_all(adapter, http, config, [sticker])
     assert graph.sent[-1].body == {
         "recipient": {"id": PSID},
         "messaging_type": "RESPONSE",
         "message": {"sticker_id": 767226160478561},
     }
-    by_url = MediaMessage(to=PSID, media_kind=MediaKind.STICKER, url="https://x.test/s.webp")
+    by_url = out.MediaMessage(to=PSID, media_kind=MediaKind.STICKER, url="https://x.test/s.webp")
     with pytest.raises(CapabilityNotSupportedError, match="sticker_id"):
         await adapter.send(http, config, by_url)
     with pytest.raises(InvalidInputError) as caught:
@@ -219,7 +204,7 @@ async def test_instagram_sends_its_heart_sticker(graph: FakeGraph, http: httpx.A
     https://developers.facebook.com/docs/messenger-platform/instagram/features/send-message
     """
     adapter, config = InstagramAdapter(), ig(graph)
-    heart = MediaMessage(to=IGSID, media_kind=MediaKind.STICKER, media_id="like_heart")
+    heart = out.MediaMessage(to=IGSID, media_kind=MediaKind.STICKER, media_id="like_heart")
     await send_all(adapter, http, config, [heart])
     assert graph.sent[-1].body == {
         "recipient": {"id": IGSID},
@@ -359,12 +344,12 @@ def test_text_and_quick_reply_limits_are_checked_before_sending() -> None:
     https://developers.facebook.com/docs/messenger-platform/instagram/features/send-message
     https://developers.facebook.com/docs/messenger-platform/reference/send-api/
     """
-    check_outbound(InstagramAdapter(), TextMessage(to=IGSID, text="é" * 500))
+    check_outbound(InstagramAdapter(), out.TextMessage(to=IGSID, text="é" * 500))
     with pytest.raises(MessageLimitError, match="text_max"):
-        check_outbound(InstagramAdapter(), TextMessage(to=IGSID, text="é" * 501))
-    check_outbound(MessengerAdapter(), TextMessage(to=PSID, text="é" * 2000))
+        check_outbound(InstagramAdapter(), out.TextMessage(to=IGSID, text="é" * 501))
+    check_outbound(MessengerAdapter(), out.TextMessage(to=PSID, text="é" * 2000))
     with pytest.raises(MessageLimitError, match="text_max"):
-        check_outbound(MessengerAdapter(), TextMessage(to=PSID, text="x" * 2001))
+        check_outbound(MessengerAdapter(), out.TextMessage(to=PSID, text="x" * 2001))
 
 
 def test_windows_are_the_platforms_rules() -> None:
@@ -387,12 +372,12 @@ def test_windows_are_the_platforms_rules() -> None:
     assert not ig_rule.allows("text", "POST_PURCHASE_UPDATE", last, NOW)
 
 
-UNDOCUMENTED: list[OutboundMessage] = [
-    EditMessage(to=PSID, message_id="m_1", text="fixed"),
-    DeleteMessage(to=PSID, message_id="m_1"),
-    LocationMessage(to=PSID, latitude=1.0, longitude=2.0),
-    ContactsMessage(to=PSID, contacts=(SharedContact(name="Ana", phones=("+10000000000",)),)),
-    PollMessage(to=PSID, question="Lunch?", options=("Yes", "No")),
+UNDOCUMENTED: list[out.OutboundMessage] = [
+    out.EditMessage(to=PSID, message_id="m_1", text="fixed"),
+    out.DeleteMessage(to=PSID, message_id="m_1"),
+    out.LocationMessage(to=PSID, latitude=1.0, longitude=2.0),
+    out.ContactsMessage(to=PSID, contacts=(SharedContact(name="Ana", phones=("+10000000000",)),)),
+    out.PollMessage(to=PSID, question="Lunch?", options=("Yes", "No")),
 ]
 
 

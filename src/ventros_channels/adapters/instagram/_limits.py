@@ -10,25 +10,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from ventros_channels.adapters._meta._messaging._limits import (
-    CUSTOMER_WINDOW,
-    HUMAN_AGENT_WINDOW,
-    NO_CAPTIONS,
-    QUICK_REPLIES_MAX,
-)
-from ventros_channels.messaging.limits import LengthUnit, OutboundLimits
-from ventros_channels.messaging.window import MessagingWindowRule
+from ventros_channels.adapters._meta._messaging._limits import customer_window, send_api_limits
+from ventros_channels.messaging.limits import LengthUnit
 
 __all__ = ["INSTAGRAM_LIMITS", "INSTAGRAM_WINDOW", "LIMIT_SOURCES", "WINDOW_SOURCE"]
 
 _SEND = "https://developers.facebook.com/docs/messenger-platform/instagram/features/send-message"
 
-INSTAGRAM_LIMITS = OutboundLimits(
-    text_max=1000,
-    text_unit=LengthUnit.UTF8_BYTES,
-    captionless_kinds=NO_CAPTIONS,
-    buttons_max=QUICK_REPLIES_MAX,
-)
+INSTAGRAM_LIMITS = send_api_limits(text_max=1000, text_unit=LengthUnit.UTF8_BYTES)
 
 LIMIT_SOURCES: Mapping[str, str] = MappingProxyType(
     {
@@ -39,9 +28,7 @@ LIMIT_SOURCES: Mapping[str, str] = MappingProxyType(
 )
 """Where each limit of :data:`INSTAGRAM_LIMITS` is documented, by limit name."""
 
-INSTAGRAM_WINDOW = MessagingWindowRule(
-    free_form=CUSTOMER_WINDOW, tags={"HUMAN_AGENT": HUMAN_AGENT_WINDOW}
-)
+INSTAGRAM_WINDOW = customer_window({})
 """24 hours after the customer's last message; then only ``HUMAN_AGENT`` for 7 days
 (Instagram takes no other tag)."""
 

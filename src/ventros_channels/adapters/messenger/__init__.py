@@ -18,6 +18,7 @@ from typing import ClassVar
 import httpx
 
 from ventros_channels.adapters._meta._messaging import MessagingAdapter
+from ventros_channels.adapters._meta._messaging._outbound import OUT_MEDIA
 from ventros_channels.adapters.base import Capability, ConnectionInfo
 from ventros_channels.adapters.messenger._inbound import DIALECT
 from ventros_channels.adapters.messenger._limits import MESSENGER_LIMITS, MESSENGER_WINDOW
@@ -50,17 +51,9 @@ class MessengerAdapter(MessagingAdapter[MessengerConfig]):
     capabilities: ClassVar[frozenset[Capability]] = MessagingAdapter.capabilities | {
         Capability.EDITS
     }
-    media_kinds: ClassVar[frozenset[MediaKind]] = frozenset(
-        {
-            MediaKind.IMAGE,
-            MediaKind.VIDEO,
-            MediaKind.AUDIO,
-            MediaKind.VOICE,
-            MediaKind.DOCUMENT,
-            MediaKind.STICKER,
-        }
-    )
-    """Stickers by Meta's catalog ``sticker_id`` (``MediaMessage.media_id``)."""
+    media_kinds: ClassVar[frozenset[MediaKind]] = frozenset({*OUT_MEDIA, MediaKind.STICKER})
+    """Every Send API attachment kind, and stickers by Meta's catalog ``sticker_id``
+    (``MediaMessage.media_id``)."""
     dialect = DIALECT
     encoders = ENCODERS
     addressing = ADDRESSING

@@ -10,22 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from ventros_channels.adapters._meta._messaging._limits import (
-    CUSTOMER_WINDOW,
-    HUMAN_AGENT_WINDOW,
-    NO_CAPTIONS,
-    QUICK_REPLIES_MAX,
-)
-from ventros_channels.messaging.limits import OutboundLimits
-from ventros_channels.messaging.window import MessagingWindowRule
+from ventros_channels.adapters._meta._messaging._limits import customer_window, send_api_limits
 
 __all__ = ["LIMIT_SOURCES", "MESSENGER_LIMITS", "MESSENGER_WINDOW", "WINDOW_SOURCE"]
 
 _SEND_API = "https://developers.facebook.com/docs/messenger-platform/reference/send-api/"
 
-MESSENGER_LIMITS = OutboundLimits(
-    text_max=2000, captionless_kinds=NO_CAPTIONS, buttons_max=QUICK_REPLIES_MAX
-)
+MESSENGER_LIMITS = send_api_limits(text_max=2000)
 
 LIMIT_SOURCES: Mapping[str, str] = MappingProxyType(
     {
@@ -36,14 +27,8 @@ LIMIT_SOURCES: Mapping[str, str] = MappingProxyType(
 )
 """Where each limit of :data:`MESSENGER_LIMITS` is documented, by limit name."""
 
-MESSENGER_WINDOW = MessagingWindowRule(
-    free_form=CUSTOMER_WINDOW,
-    tags={
-        "HUMAN_AGENT": HUMAN_AGENT_WINDOW,
-        "ACCOUNT_UPDATE": None,
-        "CONFIRMED_EVENT_UPDATE": None,
-        "POST_PURCHASE_UPDATE": None,
-    },
+MESSENGER_WINDOW = customer_window(
+    {"ACCOUNT_UPDATE": None, "CONFIRMED_EVENT_UPDATE": None, "POST_PURCHASE_UPDATE": None}
 )
 """The standard 24-hour window; outside it only tagged messages: ``HUMAN_AGENT`` for 7 days
 after the customer's last message (a person answering; the Page needs Meta's Human Agent
