@@ -102,7 +102,7 @@ MediaEncoder = Callable[[MediaMessage, Addressing], SendBody]
 """``(message, addressing) -> body`` for one media kind."""
 
 
-def attachment(kind: str) -> MediaEncoder:
+def _attachment(kind: str) -> MediaEncoder:
     """The encoder of an ``attachment`` of ``type`` ``kind``, by URL or uploaded attachment id."""
 
     def encode_attachment(message: MediaMessage, to: Addressing) -> SendBody:
@@ -121,7 +121,7 @@ def attachment(kind: str) -> MediaEncoder:
 
 
 SHARED_MEDIA: Mapping[MediaKind, MediaEncoder] = {
-    kind: attachment(kind_type) for kind, kind_type in OUT_MEDIA.items()
+    kind: _attachment(kind_type) for kind, kind_type in OUT_MEDIA.items()
 }
 """Media both platforms send as attachments; each adds its own sticker encoder."""
 
