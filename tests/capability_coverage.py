@@ -15,6 +15,7 @@ from collections.abc import Mapping
 _TG = "tests/adapters/test_telegram.py"
 _WAHA = "tests/adapters/test_waha.py"
 _META = "tests/adapters/test_meta.py"
+_META_RICH = "tests/adapters/test_meta_messaging_rich.py"
 
 COVERAGE: Mapping[tuple[str, str], tuple[str, ...]] = {
     # Telegram
@@ -65,14 +66,39 @@ COVERAGE: Mapping[tuple[str, str], tuple[str, ...]] = {
     ("messenger", "interactive"): (
         f"{_META}::test_messenger_send_matches_the_documented_requests",
     ),
-    ("messenger", "typing"): (f"{_META}::test_messenger_send_matches_the_documented_requests",),
+    ("messenger", "typing"): (
+        f"{_META}::test_messenger_send_matches_the_documented_requests",
+        f"{_META_RICH}::test_messenger_sender_actions_and_reactions",
+    ),
     ("messenger", "history_import"): (
         f"{_META}::test_messenger_history_pages_through_conversations",
+    ),
+    ("messenger", "read_receipts"): (
+        f"{_META}::test_messenger_events",
+        f"{_META_RICH}::test_messenger_sender_actions_and_reactions",
+    ),
+    ("messenger", "reactions"): (f"{_META_RICH}::test_messenger_sender_actions_and_reactions",),
+    ("messenger", "media:sticker"): (
+        f"{_META_RICH}::test_messenger_sends_a_catalog_sticker_by_its_id",
+    ),
+    ("messenger", "profiles"): (
+        f"{_META_RICH}::test_messenger_profile_from_the_user_profile_api",
+        f"{_META_RICH}::test_messenger_profile_refusals_are_typed",
     ),
     # Instagram
     ("instagram", "outbound_media"): (f"{_META}::test_instagram_sends_for_both_login_flavours",),
     ("instagram", "media:image"): (f"{_META}::test_instagram_sends_for_both_login_flavours",),
-    ("instagram", "reactions"): (f"{_META}::test_instagram_sends_for_both_login_flavours",),
+    ("instagram", "reactions"): (
+        f"{_META}::test_instagram_sends_for_both_login_flavours",
+        f"{_META_RICH}::test_instagram_sender_actions_for_both_logins",
+    ),
+    ("instagram", "typing"): (f"{_META_RICH}::test_instagram_sender_actions_for_both_logins",),
+    ("instagram", "read_receipts"): (
+        f"{_META}::test_instagram_events",
+        f"{_META_RICH}::test_instagram_sender_actions_for_both_logins",
+    ),
+    ("instagram", "media:sticker"): (f"{_META_RICH}::test_instagram_sends_its_heart_sticker",),
+    ("instagram", "profiles"): (f"{_META_RICH}::test_instagram_profile_for_both_logins",),
 }
 
 PENDING: frozenset[tuple[str, str]] = frozenset(
@@ -84,8 +110,6 @@ PENDING: frozenset[tuple[str, str]] = frozenset(
         ("instagram", "media:document"),
         ("instagram", "media:video"),
         ("instagram", "media_download"),
-        ("instagram", "read_receipts"),
-        ("instagram", "typing"),
         ("instagram", "webhook_registration"),
         ("messenger", "edits"),
         ("messenger", "inbound_media"),
@@ -94,7 +118,6 @@ PENDING: frozenset[tuple[str, str]] = frozenset(
         ("messenger", "media:video"),
         ("messenger", "media:voice"),
         ("messenger", "media_download"),
-        ("messenger", "read_receipts"),
         ("messenger", "webhook_registration"),
         ("telegram", "inbound_media"),
         ("telegram", "media:animation"),

@@ -113,28 +113,6 @@ _WHATSAPP_SOURCES = {
     "row_id_max": _LIST,
 }
 
-_NO_CAPTIONS = frozenset(MediaKind)
-"""Meta's Send API attachments carry no caption: the text goes out as its own message."""
-
-MESSENGER = OutboundLimits(text_max=2000, captionless_kinds=_NO_CAPTIONS, buttons_max=13)
-_MESSENGER_SOURCES = {
-    "text_max": "https://developers.facebook.com/docs/messenger-platform/reference/send-api/",
-    "captionless_kinds": "https://developers.facebook.com/docs/messenger-platform/reference/send-api/",
-    "buttons_max": "https://developers.facebook.com/docs/messenger-platform/send-messages/quick-replies/",
-}
-
-INSTAGRAM = OutboundLimits(
-    text_max=1000,
-    text_unit=LengthUnit.UTF8_BYTES,
-    captionless_kinds=_NO_CAPTIONS,
-    buttons_max=13,
-)
-_INSTAGRAM_SOURCES = {
-    "text_max": "https://developers.facebook.com/docs/messenger-platform/instagram/features/send-message",
-    "captionless_kinds": "https://developers.facebook.com/docs/messenger-platform/instagram/features/send-message",
-    "buttons_max": "https://developers.facebook.com/docs/messenger-platform/instagram/features/quick-replies/",
-}
-
 WAHA = OutboundLimits(poll_options_max=12)
 """WAHA passes messages to WhatsApp Web, which publishes no limits of its own; only the
 poll size is described (by WhatsApp Web API vendors, as WhatsApp's cap of 12 options)."""
@@ -146,8 +124,6 @@ BUILT_IN_LIMITS: Mapping[str, OutboundLimits] = MappingProxyType(
     {
         "telegram": TELEGRAM,
         "whatsapp": WHATSAPP_CLOUD,
-        "messenger": MESSENGER,
-        "instagram": INSTAGRAM,
         "waha": WAHA,
     }
 )
@@ -157,8 +133,6 @@ SOURCES: Mapping[str, Mapping[str, str]] = MappingProxyType(
     {
         "telegram": _TELEGRAM_SOURCES,
         "whatsapp": _WHATSAPP_SOURCES,
-        "messenger": _MESSENGER_SOURCES,
-        "instagram": _INSTAGRAM_SOURCES,
         "waha": _WAHA_SOURCES,
     }
 )

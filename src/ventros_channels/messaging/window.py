@@ -109,19 +109,3 @@ _DAY = timedelta(hours=24)
 WHATSAPP_CLOUD_WINDOW = MessagingWindowRule(free_form=_DAY, exempt_kinds=ACTIONS | {"template"})
 """WhatsApp Cloud: free-form messages for 24 hours after the customer's last message (Meta's
 customer service window); approved templates at any time."""
-
-MESSENGER_WINDOW = MessagingWindowRule(
-    free_form=_DAY,
-    tags={
-        "HUMAN_AGENT": timedelta(days=7),
-        "ACCOUNT_UPDATE": None,
-        "CONFIRMED_EVENT_UPDATE": None,
-        "POST_PURCHASE_UPDATE": None,
-    },
-)
-"""Messenger: the standard 24-hour window; outside it only tagged messages: ``HUMAN_AGENT``
-for 7 days after the customer's last message (a person answering; the page needs Meta's
-Human Agent permission), the three update tags at any time."""
-
-INSTAGRAM_WINDOW = MessagingWindowRule(free_form=_DAY, tags={"HUMAN_AGENT": timedelta(days=7)})
-"""Instagram: 24 hours; then only ``HUMAN_AGENT`` for 7 days (Instagram has no other tag)."""

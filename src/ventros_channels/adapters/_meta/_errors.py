@@ -36,6 +36,10 @@ _RECIPIENT_SUBCODES = {1545041, 2018001, 2018108}
 _TRANSIENT_CODES = {1, 2, 131000, 131016}
 _AUTH_SUBCODES = {458, 459, 460, 463, 464, 467}
 _PERMISSION_CODES = {3, 10, *range(200, 300)}
+_PERMISSION_SUBCODES = {2018218}
+"""Messenger's User Profile API has no profile to share for this person (accounts made with
+a phone number): not a bad request, a refusal to show it. Instagram's "user consent is
+required" answer comes as code 230, in the permission range above."""
 _INVALID_CODES = {100, 131008, 131009, 132000, 132001, 132012, 131051, 131052, 131053}
 
 
@@ -80,7 +84,7 @@ def _recipient(e: _Seen) -> bool:
 
 
 def _permission(e: _Seen) -> bool:
-    return e.code in _PERMISSION_CODES
+    return e.code in _PERMISSION_CODES or e.sub in _PERMISSION_SUBCODES
 
 
 def _transient(e: _Seen) -> bool:

@@ -45,6 +45,7 @@ class FakeGraph(FakePlatform):
         self.page_id, self.page_token = "104857362819374", "FAKE-PAGE-TOKEN"
         self.ig_id, self.ig_token = "17841405822304914", "FAKE-IG-TOKEN"
         self.subscribed: set[str] = set()
+        self._init_messaging()
 
     def config(self, channel_type: str) -> dict[str, Any]:
         common = {
@@ -99,7 +100,9 @@ class FakeGraph(FakePlatform):
     def _messages(self, token: str, parts: list[str], request: httpx.Request) -> httpx.Response:
         json_body = request.headers.get("content-type", "").startswith("application/json")
         body = json.loads(request.content) if request.content and json_body else {}
-        if "sender_action" in body or body.get("status") == "read":
+        if "sender_action" in body:
+            return self._sender_action(token, body)
+        if body.get("status") == "read":
             recipient = (body.get("recipient") or {}).get("id")
             return json_response(200, {"success": True, "recipient_id": recipient})
         if token == self.wa_token:
@@ -136,7 +139,7 @@ class FakeGraph(FakePlatform):
         }
         node = nodes.get(parts[0])
         if node is None:
-            return json_response(404, _error("Unknown path", 100))
+            return self._profile(token, parts[0], request)
         return json_response(200, node)
 
     def whatsapp_text(self, *, sender: str, text: str, name: str = "Sheena") -> WebhookRequest:
@@ -185,7 +188,78 @@ class FakeGraph(FakePlatform):
         return signed_request(channel_type, payload, self.app_secret, self.now())
 
     def messenger_text(self, *, sender: str, text: str) -> WebhookRequest:
+        self.opted_in.add((self.page_id, sender))
         return self._page_text("messenger", self.page_id, sender, text)
 
     def instagram_text(self, *, sender: str, text: str) -> WebhookRequest:
+        self.opted_in.add((self.ig_id, sender))
         return self._page_text("instagram", self.ig_id, sender, text)
+
+    # ------------------------------------------------- Messenger / Instagram: actions, profiles
+    # Sender actions (typing, mark_seen, react / unreact) and the User Profile API, answered as
+    # Meta documents them:
+    # https://developers.facebook.com/docs/messenger-platform/send-messages/sender-actions
+    # https://developers.facebook.com/docs/messenger-platform/identity/user-profile
+    # https://developers.facebook.com/docs/messenger-platform/instagram/features/user-profile
+
+    def _init_messaging(self) -> None:
+        self.actions: list[SentMessage] = []
+        """Sender actions received, in order (``kind`` is the action)."""
+        self.profiles: dict[str, dict[str, Any]] = {}
+        """Every profile field the fake knows per scoped id (PSID or IGSID)."""
+        self.opted_in: set[tuple[str, str]] = set()
+        """``(account, user)`` pairs whose profile may be read: the user wrote to the account."""
+        self.no_profile: set[str] = set()
+        """PSIDs of Messenger accounts made with a phone number: they have no profile."""
+
+    def add_profile(self, user_id: str, *, opted_in: bool = True, **fields: Any) -> None:
+        """Know ``user_id`` with ``fields`` (Messenger's or Instagram's names); ``opted_in``
+        as if the user had written to both the Page and the Instagram account."""
+        self.profiles[user_id] = {"id": user_id, **fields}
+        if opted_in:
+            self.opted_in |= {(self.page_id, user_id), (self.ig_id, user_id)}
+
+    _ACTIONS = frozenset({"typing_on", "typing_off", "mark_seen", "react", "unreact"})
+
+    def _sender_action(self, token: str, body: dict[str, Any]) -> httpx.Response:
+        action = body.get("sender_action")
+        recipient = str((body.get("recipient") or {}).get("id") or "")
+        problem = self._action_problem(action, body)
+        if problem or not recipient:
+            return json_response(400, _error(problem or "recipient is required", 100))
+        platform = {self.page_token: "messenger", self.ig_token: "instagram"}.get(token, "")
+        self.actions.append(SentMessage(platform, recipient, str(action), body))
+        return json_response(200, {"recipient_id": recipient})
+
+    def _action_problem(self, action: object, body: dict[str, Any]) -> str | None:
+        """Why Meta would refuse this sender action (``None``: it would not)."""
+        if action not in self._ACTIONS:
+            return f"(#100) Param sender_action must be one of {sorted(self._ACTIONS)}"
+        if "message" in body:
+            return "(#100) sender_action cannot be sent with a message"
+        payload = body.get("payload")
+        wants = {"react": {"message_id", "reaction"}, "unreact": {"message_id"}}.get(str(action))
+        given = set(payload) if isinstance(payload, dict) else None
+        if wants is not None and given != wants:
+            return f"(#100) payload must hold exactly {sorted(wants)}"
+        if wants is None and payload is not None:
+            return "(#100) payload is only taken by react and unreact"
+        return None
+
+    def _profile(self, token: str, user_id: str, request: httpx.Request) -> httpx.Response:
+        owner = self._owners().get(token)
+        known = self.profiles.get(user_id)
+        if owner not in (self.page_id, self.ig_id) or known is None:
+            message = f"Unsupported get request. Object with ID '{user_id}' does not exist"
+            return json_response(
+                400, {"error": {**_error(message, 100)["error"], "error_subcode": 33}}
+            )
+        if owner == self.page_id and user_id in self.no_profile:
+            error = _error("(#100) No profile available for this user.", 100, "OAuthException")
+            return json_response(400, {"error": {**error["error"], "error_subcode": 2018218}})
+        if (owner, user_id) not in self.opted_in:
+            error = _error("User consent is required to access user profile", 230)
+            return json_response(400, error)
+        asked = request.url.params.get("fields", "").split(",")
+        answer = {f: known.get(f) for f in asked if f}
+        return json_response(200, {**answer, "id": user_id})

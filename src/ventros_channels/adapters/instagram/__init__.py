@@ -22,14 +22,17 @@ from typing import ClassVar
 import httpx
 
 from ventros_channels.adapters._meta._messaging import MessagingAdapter
-from ventros_channels.adapters.base import Capability, ConnectionInfo
+from ventros_channels.adapters.base import ConnectionInfo
 from ventros_channels.adapters.instagram._inbound import DIALECT
+from ventros_channels.adapters.instagram._limits import INSTAGRAM_LIMITS, INSTAGRAM_WINDOW
 from ventros_channels.adapters.instagram._outbound import ADDRESSING, ENCODERS
+from ventros_channels.adapters.instagram._profile import PROFILE
 from ventros_channels.adapters.instagram.config import InstagramConfig
 from ventros_channels.domain.config import ChannelConfig
 from ventros_channels.domain.types import ChannelType
 from ventros_channels.messaging.inbound import MediaKind
-from ventros_channels.messaging.window import INSTAGRAM_WINDOW, MessagingWindowRule
+from ventros_channels.messaging.limits import OutboundLimits
+from ventros_channels.messaging.window import MessagingWindowRule
 
 __all__ = ["IG_FIELDS", "InstagramAdapter", "InstagramConfig"]
 
@@ -44,16 +47,16 @@ class InstagramAdapter(MessagingAdapter[InstagramConfig]):
     graph_object: ClassVar[str] = "instagram"
     display_name: ClassVar[str] = "Instagram messaging"
     messaging_window: ClassVar[MessagingWindowRule | None] = INSTAGRAM_WINDOW
-    capabilities: ClassVar[frozenset[Capability]] = MessagingAdapter.capabilities | {
-        Capability.REACTIONS
-    }
+    outbound_limits: ClassVar[OutboundLimits] = INSTAGRAM_LIMITS
     media_kinds: ClassVar[frozenset[MediaKind]] = frozenset(
-        {MediaKind.IMAGE, MediaKind.VIDEO, MediaKind.AUDIO, MediaKind.DOCUMENT}
+        {MediaKind.IMAGE, MediaKind.VIDEO, MediaKind.AUDIO, MediaKind.DOCUMENT, MediaKind.STICKER}
     )
+    """The only sticker is the heart: ``media_kind=sticker, media_id="like_heart"``."""
     dialect = DIALECT
     encoders = ENCODERS
     addressing = ADDRESSING
     subscribed_fields = IG_FIELDS
+    profile = PROFILE
     conversations_platform = "instagram"
 
     @staticmethod

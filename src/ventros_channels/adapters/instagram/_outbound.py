@@ -1,27 +1,41 @@
-"""Instagram's outbound table: the shared Send API encoders plus reactions. Instagram takes
-one message tag (``HUMAN_AGENT``, a human reply within seven days) and no ``messaging_type``
-on replies."""
+"""Instagram's outbound table: the shared Send API encoders plus its one sticker, the heart.
+Instagram takes one message tag (``HUMAN_AGENT``, a human reply within seven days) and no
+``messaging_type`` on replies."""
 
 from __future__ import annotations
 
 from ventros_channels.adapters._meta._messaging._outbound import (
     SHARED_ENCODERS,
+    SHARED_MEDIA,
     Addressing,
     SendBody,
-    sender_action,
+    media_encoder,
 )
-from ventros_channels.messaging.outbound import Reaction
+from ventros_channels.errors import CapabilityNotSupportedError
+from ventros_channels.messaging.inbound import MediaKind
+from ventros_channels.messaging.outbound import MediaMessage
 
-__all__ = ["ADDRESSING", "ENCODERS"]
+__all__ = ["ADDRESSING", "ENCODERS", "HEART_STICKER"]
 
-
-def _reaction(message: Reaction, to: Addressing) -> SendBody:
-    """React to (or, with no emoji, unreact from) one message of the thread."""
-    if message.emoji is None:
-        return sender_action(message, "unreact", payload={"message_id": message.message_id})
-    payload = {"message_id": message.message_id, "reaction": message.emoji}
-    return sender_action(message, "react", payload=payload)
+HEART_STICKER = "like_heart"
+"""The only sticker the Instagram API sends (``media_id="like_heart"``); inbound, the same
+heart arrives as a ``like_heart`` attachment."""
 
 
-ENCODERS = {**SHARED_ENCODERS, Reaction: _reaction}
+def _sticker(message: MediaMessage, to: Addressing) -> SendBody:
+    """The heart sticker: an attachment of type ``like_heart`` with no payload.
+
+    https://developers.facebook.com/docs/messenger-platform/instagram/features/send-message
+    """
+    if message.media_id != HEART_STICKER:
+        raise CapabilityNotSupportedError(
+            to.platform, f"send stickers other than media_id={HEART_STICKER!r}"
+        )
+    return {**to.head(message), "message": {"attachment": {"type": HEART_STICKER}}}
+
+
+ENCODERS = {
+    **SHARED_ENCODERS,
+    MediaMessage: media_encoder({**SHARED_MEDIA, MediaKind.STICKER: _sticker}),
+}
 ADDRESSING = Addressing("instagram", tags=frozenset({"HUMAN_AGENT"}), reply_type=None)

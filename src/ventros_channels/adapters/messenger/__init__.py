@@ -18,14 +18,18 @@ from typing import ClassVar
 import httpx
 
 from ventros_channels.adapters._meta._messaging import MessagingAdapter
+from ventros_channels.adapters._meta._messaging._outbound import OUT_MEDIA
 from ventros_channels.adapters.base import Capability, ConnectionInfo
 from ventros_channels.adapters.messenger._inbound import DIALECT
+from ventros_channels.adapters.messenger._limits import MESSENGER_LIMITS, MESSENGER_WINDOW
 from ventros_channels.adapters.messenger._outbound import ADDRESSING, ENCODERS
+from ventros_channels.adapters.messenger._profile import PROFILE
 from ventros_channels.adapters.messenger.config import MessengerConfig
 from ventros_channels.domain.config import ChannelConfig
 from ventros_channels.domain.types import ChannelType
 from ventros_channels.messaging.inbound import MediaKind
-from ventros_channels.messaging.window import MESSENGER_WINDOW, MessagingWindowRule
+from ventros_channels.messaging.limits import OutboundLimits
+from ventros_channels.messaging.window import MessagingWindowRule
 
 __all__ = ["SUBSCRIBED_FIELDS", "MessengerAdapter", "MessengerConfig"]
 
@@ -43,16 +47,18 @@ class MessengerAdapter(MessagingAdapter[MessengerConfig]):
     graph_object: ClassVar[str] = "page"
     display_name: ClassVar[str] = "Facebook Messenger"
     messaging_window: ClassVar[MessagingWindowRule | None] = MESSENGER_WINDOW
+    outbound_limits: ClassVar[OutboundLimits] = MESSENGER_LIMITS
     capabilities: ClassVar[frozenset[Capability]] = MessagingAdapter.capabilities | {
         Capability.EDITS
     }
-    media_kinds: ClassVar[frozenset[MediaKind]] = frozenset(
-        {MediaKind.IMAGE, MediaKind.VIDEO, MediaKind.AUDIO, MediaKind.VOICE, MediaKind.DOCUMENT}
-    )
+    media_kinds: ClassVar[frozenset[MediaKind]] = frozenset({*OUT_MEDIA, MediaKind.STICKER})
+    """Every Send API attachment kind, and stickers by Meta's catalog ``sticker_id``
+    (``MediaMessage.media_id``)."""
     dialect = DIALECT
     encoders = ENCODERS
     addressing = ADDRESSING
     subscribed_fields = SUBSCRIBED_FIELDS
+    profile = PROFILE
     conversations_platform = "messenger"
 
     @staticmethod

@@ -24,11 +24,13 @@ from ventros_channels.adapters._meta._messaging._history import (
 from ventros_channels.adapters._meta._messaging._inbound import Dialect, parse_entries
 from ventros_channels.adapters._meta._messaging._outbound import Addressing, Encoder, encode
 from ventros_channels.adapters._meta._messaging._payloads import HistoryMessage
+from ventros_channels.adapters._meta._messaging._profile import ProfileLookup, check_scoped_id
 from ventros_channels.adapters._meta.config import GraphConfig
 from ventros_channels.adapters.base import (
     MALFORMED,
     Capability,
     ChatSummary,
+    ContactProfile,
     HistoryPage,
     MediaContent,
     WebhookInfo,
@@ -55,6 +57,8 @@ class MessagingAdapter(GraphAdapter[C], Generic[C]):
     """Webhook fields the account is subscribed to by :meth:`register_webhook`."""
     conversations_platform: ClassVar[str]
     """``platform`` of the Conversations API listing."""
+    profile: ClassVar[ProfileLookup]
+    """The platform's User Profile API fields and how its answer is read."""
 
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {
@@ -64,11 +68,14 @@ class MessagingAdapter(GraphAdapter[C], Generic[C]):
             Capability.INTERACTIVE,
             Capability.READ_RECEIPTS,
             Capability.TYPING,
+            Capability.REACTIONS,
             Capability.HISTORY_IMPORT,
             Capability.WEBHOOK_REGISTRATION,
+            Capability.PROFILES,
         }
     )
-    """What both platforms offer; each adds its own (Messenger edits, Instagram reactions)."""
+    """What both platforms offer; each adds its own (Messenger reports the customer's edits).
+    Neither delivers typing events, nor lets a sent message be edited or deleted."""
 
     rate_limits: ClassVar[tuple[RateLimit, ...]] = (
         # Send API per Page (or Instagram account): 300 calls a second, 10 for audio/video
@@ -177,6 +184,23 @@ class MessagingAdapter(GraphAdapter[C], Generic[C]):
                 reason,
                 message_id=str(mid) if isinstance(mid, str | int) else None,
             )
+
+    async def fetch_profile(
+        self, client: httpx.AsyncClient, config: C, user_id: str
+    ) -> ContactProfile:
+        """The User Profile API's answer for a scoped id (PSID, IGSID). Meta answers only for
+        people who wrote to the account (or opened it from a button or menu); otherwise it
+        refuses, which raises :class:`PermissionDeniedError`. The access token travels in the
+        ``Authorization`` header only, so it is never part of the profile or an error."""
+        path = check_scoped_id(user_id)
+        answer = await self._graph(
+            client, config, "GET", path, idempotent=True, params={"fields": self.profile.fields}
+        )
+        if not isinstance(answer, dict):
+            raise InvalidRequestError(
+                "profile answer is not an object", platform=str(self.channel_type)
+            )
+        return self.profile.read(user_id, answer)
 
     async def download_media(
         self, client: httpx.AsyncClient, config: C, attachment: Attachment

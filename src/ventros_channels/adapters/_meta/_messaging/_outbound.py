@@ -2,7 +2,9 @@
 
 Each platform's ``_outbound`` module extends :data:`SHARED_ENCODERS` with what only it can send
 and states its :class:`Addressing` (which message tags it takes, and whether a reply names its
-``messaging_type``).
+``messaging_type``). Media go through a second table, by media kind (:data:`SHARED_MEDIA`),
+because the two platforms send stickers differently (Messenger by ``sticker_id``, Instagram
+only its heart).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from ventros_channels.messaging.outbound import (
     MarkAsRead,
     MediaMessage,
     OutboundMessage,
+    Reaction,
     TextMessage,
     Typing,
 )
@@ -25,10 +28,13 @@ from ventros_channels.messaging.outbound import (
 __all__ = [
     "OUT_MEDIA",
     "SHARED_ENCODERS",
+    "SHARED_MEDIA",
     "Addressing",
     "Encoder",
+    "MediaEncoder",
     "SendBody",
     "encode",
+    "media_encoder",
     "sender_action",
 ]
 
@@ -92,18 +98,44 @@ def _buttons(message: ButtonsMessage, to: Addressing) -> SendBody:
     return {**to.head(message), "message": {"text": message.text, "quick_replies": replies}}
 
 
-def _media(message: MediaMessage, to: Addressing) -> SendBody:
-    kind = OUT_MEDIA.get(message.media_kind)
-    if kind is None or message.data is not None:
-        raise CapabilityNotSupportedError(
-            to.platform, f"send {message.media_kind} media from bytes"
+MediaEncoder = Callable[[MediaMessage, Addressing], SendBody]
+"""``(message, addressing) -> body`` for one media kind."""
+
+
+def _attachment(kind: str) -> MediaEncoder:
+    """The encoder of an ``attachment`` of ``type`` ``kind``, by URL or uploaded attachment id."""
+
+    def encode_attachment(message: MediaMessage, to: Addressing) -> SendBody:
+        if message.data is not None:
+            raise CapabilityNotSupportedError(
+                to.platform, f"send {message.media_kind} media from bytes"
+            )
+        payload: dict[str, object] = (
+            {"url": message.url, "is_reusable": True}
+            if message.url is not None
+            else {"attachment_id": message.media_id}
         )
-    payload: dict[str, object] = (
-        {"url": message.url, "is_reusable": True}
-        if message.url is not None
-        else {"attachment_id": message.media_id}
-    )
-    return {**to.head(message), "message": {"attachment": {"type": kind, "payload": payload}}}
+        return {**to.head(message), "message": {"attachment": {"type": kind, "payload": payload}}}
+
+    return encode_attachment
+
+
+SHARED_MEDIA: Mapping[MediaKind, MediaEncoder] = {
+    kind: _attachment(kind_type) for kind, kind_type in OUT_MEDIA.items()
+}
+"""Media both platforms send as attachments; each adds its own sticker encoder."""
+
+
+def media_encoder(table: Mapping[MediaKind, MediaEncoder]) -> Encoder:
+    """The ``MediaMessage`` encoder that picks the media kind's entry of ``table``."""
+
+    def encode_media(message: MediaMessage, to: Addressing) -> SendBody:
+        encoder = table.get(message.media_kind)
+        if encoder is None:
+            raise CapabilityNotSupportedError(to.platform, f"send {message.media_kind} media")
+        return encoder(message, to)
+
+    return encode_media
 
 
 def _typing(message: Typing, to: Addressing) -> SendBody:
@@ -111,15 +143,26 @@ def _typing(message: Typing, to: Addressing) -> SendBody:
 
 
 def _mark_seen(message: MarkAsRead, to: Addressing) -> SendBody:
+    """``mark_seen`` marks the thread's latest message seen: Meta takes no message id."""
     return sender_action(message, "mark_seen")
+
+
+def _reaction(message: Reaction, to: Addressing) -> SendBody:
+    """React to one message of the thread with an emoji; with no emoji, remove our reaction
+    (``unreact`` names the message only)."""
+    if message.emoji is None:
+        return sender_action(message, "unreact", payload={"message_id": message.message_id})
+    payload = {"message_id": message.message_id, "reaction": message.emoji}
+    return sender_action(message, "react", payload=payload)
 
 
 SHARED_ENCODERS: Mapping[type[OutboundMessage], Encoder] = {
     TextMessage: _text,
     ButtonsMessage: _buttons,
-    MediaMessage: _media,
+    MediaMessage: media_encoder(SHARED_MEDIA),
     Typing: _typing,
     MarkAsRead: _mark_seen,
+    Reaction: _reaction,
 }
 
 
