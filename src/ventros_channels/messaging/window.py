@@ -106,10 +106,6 @@ class MessagingWindow:
 
 _DAY = timedelta(hours=24)
 
-WHATSAPP_CLOUD_WINDOW = MessagingWindowRule(free_form=_DAY, exempt_kinds=ACTIONS | {"template"})
-"""WhatsApp Cloud: free-form messages for 24 hours after the customer's last message (Meta's
-customer service window); approved templates at any time."""
-
 MESSENGER_WINDOW = MessagingWindowRule(
     free_form=_DAY,
     tags={

@@ -29,6 +29,7 @@ import httpx
 from ventros_channels.adapters._meta import GraphAdapter
 from ventros_channels.adapters.base import Capability, ConnectionInfo, MediaContent, WebhookInfo
 from ventros_channels.adapters.whatsapp_cloud._inbound import instant, parse_entry
+from ventros_channels.adapters.whatsapp_cloud._limits import MESSAGING_WINDOW, OUTBOUND_LIMITS
 from ventros_channels.adapters.whatsapp_cloud._outbound import MEDIA_TYPES, encode, read_receipt
 from ventros_channels.adapters.whatsapp_cloud._payloads import SendResponse
 from ventros_channels.adapters.whatsapp_cloud.config import WhatsAppCloudConfig
@@ -43,7 +44,8 @@ from ventros_channels.messaging.outbound import (
     SendResult,
     Typing,
 )
-from ventros_channels.messaging.window import WHATSAPP_CLOUD_WINDOW, MessagingWindowRule
+from ventros_channels.messaging.limits import OutboundLimits
+from ventros_channels.messaging.window import MessagingWindowRule
 from ventros_channels.ratelimit import RateLimit
 
 __all__ = ["WhatsAppCloudAdapter", "WhatsAppCloudConfig"]
@@ -74,7 +76,8 @@ class WhatsAppCloudAdapter(GraphAdapter[WhatsAppCloudConfig]):
     config_model: ClassVar[type[ChannelConfig]] = WhatsAppCloudConfig
     graph_object: ClassVar[str] = "whatsapp_business_account"
     display_name: ClassVar[str] = "WhatsApp Cloud API"
-    messaging_window: ClassVar[MessagingWindowRule | None] = WHATSAPP_CLOUD_WINDOW
+    messaging_window: ClassVar[MessagingWindowRule | None] = MESSAGING_WINDOW
+    outbound_limits: ClassVar[OutboundLimits] = OUTBOUND_LIMITS
     rate_limits: ClassVar[tuple[RateLimit, ...]] = (
         # throughput per business number: 80 messages a second by default (higher tiers on
         # request); the pair rate to one user averages one message every 6 seconds, counted
