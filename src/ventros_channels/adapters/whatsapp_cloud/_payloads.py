@@ -557,6 +557,8 @@ class TemplateComponentData(TypedDict, total=False):
     text: str
     buttons: list[TemplateButtonData]
     example: dict[str, object]
+    cards: list[dict[str, object]]
+    """Carousel templates: kept whole, not read."""
 
 
 class TemplateData(TypedDict, total=False):

@@ -645,6 +645,8 @@ class TemplateUpdate(_Frozen):
     language: str | None = None
     status: str | None = None
     reason: str | None = None
+    category: str | None = None
+    """The template's category as a status update states it."""
     previous_category: str | None = None
     new_category: str | None = None
     correct_category: str | None = None
@@ -659,6 +661,7 @@ _UPDATE_KEYS: Mapping[str, str] = {
     "message_template_language": "language",
     "event": "status",
     "reason": "reason",
+    "message_template_category": "category",
     "previous_category": "previous_category",
     "new_category": "new_category",
     "correct_category": "correct_category",
