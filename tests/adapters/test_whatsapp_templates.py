@@ -406,6 +406,12 @@ def test_category_and_quality_webhooks_update_the_catalog() -> None:
         update={"field": "message_template_status_update", "status": "PAUSED"}
     )
     assert catalog.apply(paused).require("order_shipped", "en_US").status == "PAUSED"
+    flagged = paused.model_copy(update={"status": "FLAGGED"})
+    reinstated = paused.model_copy(update={"status": "REINSTATED"})
+    assert catalog.apply(paused).apply(flagged).require("order_shipped", "en_US").status == "PAUSED"
+    assert catalog.apply(paused).apply(reinstated).require("order_shipped", "en_US").status == (
+        "APPROVED"
+    )
 
 
 def test_other_events_are_not_template_updates() -> None:

@@ -232,6 +232,19 @@ def _by_key(templates: Iterable[Template]) -> Mapping[tuple[str, str], Template]
     return MappingProxyType({t.key: t for t in templates})
 
 
+_EVENT_STATUS: Mapping[str, str | None] = {
+    "REINSTATED": "APPROVED",
+    "FLAGGED": None,
+    "LOCKED": None,
+    "UNLOCKED": None,
+    "UNARCHIVED": None,
+}
+"""Status-update events that do not name the template's new status: a reinstated template is
+approved again; a flagged one stays approved until it is paused or disabled (which their own
+updates say); locking concerns edits, not sending; an unarchived template gets back a status
+the event does not state, which the next sync reads (``None``: the status is left alone)."""
+
+
 def _frozen_entries(
     value: Mapping[tuple[str, str], Template],
 ) -> Mapping[tuple[str, str], Template]:
@@ -295,8 +308,9 @@ class TemplateCatalog:
         if entry is None:
             return self
         changes: dict[str, Any] = {}
-        if update.status is not None:
-            changes["status"] = update.status
+        status = _EVENT_STATUS.get(update.status or "", update.status)
+        if status is not None:
+            changes["status"] = status
         if update.new_category is not None and update.previous_category is not None:
             changes["category"] = update.new_category
         return TemplateCatalog({**self.entries, entry.key: entry.model_copy(update=changes)})
