@@ -16,6 +16,8 @@ _TG = "tests/adapters/test_telegram.py"
 _WAHA = "tests/adapters/test_waha.py"
 _META = "tests/adapters/test_meta.py"
 _META_RICH = "tests/adapters/test_meta_messaging_rich.py"
+_WA_RICH = "tests/adapters/test_whatsapp_rich.py"
+_WA_TPL = "tests/adapters/test_whatsapp_templates.py"
 
 COVERAGE: Mapping[tuple[str, str], tuple[str, ...]] = {
     # Telegram
@@ -55,6 +57,34 @@ COVERAGE: Mapping[tuple[str, str], tuple[str, ...]] = {
     ("whatsapp", "read_receipts"): (f"{_META}::test_whatsapp_sends_every_kind",),
     ("whatsapp", "media_download"): (
         f"{_META}::test_whatsapp_media_download_is_two_authorized_steps",
+    ),
+    ("whatsapp", "media:audio"): (
+        f"{_WA_RICH}::test_stickers_and_other_media_by_id_link_and_upload",
+    ),
+    ("whatsapp", "media:sticker"): (
+        f"{_WA_RICH}::test_stickers_and_other_media_by_id_link_and_upload",
+    ),
+    ("whatsapp", "media:video"): (
+        f"{_WA_RICH}::test_stickers_and_other_media_by_id_link_and_upload",
+    ),
+    ("whatsapp", "media:voice"): (
+        f"{_WA_RICH}::test_stickers_and_other_media_by_id_link_and_upload",
+    ),
+    ("whatsapp", "location_messages"): (
+        f"{_WA_RICH}::test_location_and_contact_cards_match_the_documented_bodies",
+    ),
+    ("whatsapp", "contact_messages"): (
+        f"{_WA_RICH}::test_location_and_contact_cards_match_the_documented_bodies",
+        f"{_WA_RICH}::test_cards_without_a_name_and_too_many_cards_are_refused_before_any_request",
+    ),
+    ("whatsapp", "typing"): (f"{_WA_RICH}::test_typing_indicator_marks_read_and_shows_typing",),
+    ("whatsapp", "template_catalog"): (
+        f"{_WA_TPL}::test_list_templates_reads_every_page_with_the_named_fields",
+        f"{_WA_TPL}::test_sync_reports_added_changed_and_removed_entries",
+        f"{_WA_TPL}::test_typed_parameters_make_the_documented_components_and_reach_the_fake",
+    ),
+    ("whatsapp", "webhook_registration"): (
+        f"{_META}::test_whatsapp_connection_and_waba_subscription",
     ),
     # Messenger
     ("messenger", "outbound_media"): (
@@ -140,11 +170,6 @@ PENDING: frozenset[tuple[str, str]] = frozenset(
         ("waha", "session_pairing"),
         ("waha", "typing"),
         ("waha", "webhook_registration"),
-        ("whatsapp", "media:audio"),
-        ("whatsapp", "media:sticker"),
-        ("whatsapp", "media:video"),
-        ("whatsapp", "media:voice"),
-        ("whatsapp", "webhook_registration"),
     }
 )
 """Declared cells without a registered test yet (many are exercised by tests not registered

@@ -389,7 +389,7 @@ async def test_send_table_refuses_what_whatsapp_cannot_send() -> None:
     )
     adapter = WhatsAppCloudAdapter()
     async with httpx.AsyncClient() as client:
-        with pytest.raises(CapabilityNotSupportedError):
+        with pytest.raises(InvalidRequestError, match="message id"):
             await adapter.send(client, WA, Typing(to="16505551234"))
         media = MediaMessage(to="1", media_kind=MediaKind.ANIMATION, url="https://x.test/a")
         with pytest.raises(CapabilityNotSupportedError):

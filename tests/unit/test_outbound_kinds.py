@@ -105,7 +105,7 @@ def _buttons(n: int, title: str = "ok") -> ButtonsMessage:
 
 
 def test_whatsapp_button_count_and_title_are_checked_with_names() -> None:
-    wa = BUILT_IN_LIMITS["whatsapp"]
+    wa = limits_of(_adapter("whatsapp"))
     check_limits(_buttons(3), wa)
     with pytest.raises(MessageLimitError) as caught:
         check_limits(_buttons(4), wa, platform="whatsapp")
@@ -125,7 +125,7 @@ def test_list_rows_count_across_sections() -> None:
         sections=(ListSection(title="a", rows=rows), ListSection(title="b", rows=rows)),
     )
     with pytest.raises(MessageLimitError) as caught:
-        check_limits(message, BUILT_IN_LIMITS["whatsapp"])
+        check_limits(message, limits_of(_adapter("whatsapp")))
     assert (caught.value.limit, caught.value.actual) == ("list_rows_max", 12)
 
 
@@ -147,7 +147,7 @@ def test_formatted_telegram_text_is_left_to_the_platform() -> None:
 
 
 def test_captions_uploads_polls_and_ids() -> None:
-    wa, tg = BUILT_IN_LIMITS["whatsapp"], BUILT_IN_LIMITS["telegram"]
+    wa, tg = limits_of(_adapter("whatsapp")), BUILT_IN_LIMITS["telegram"]
     sticker = MediaMessage(to="c", media_kind=MediaKind.STICKER, media_id="s", caption="hi")
     with pytest.raises(MessageLimitError, match="caption_max"):
         check_limits(sticker, wa)

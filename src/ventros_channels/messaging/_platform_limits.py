@@ -21,7 +21,6 @@ from ventros_channels.messaging.limits import LengthUnit, OutboundLimits
 __all__ = ["BUILT_IN_LIMITS", "SOURCES"]
 
 _MB = 1024 * 1024
-_KB = 1024
 
 _TG = "https://core.telegram.org/bots/api"
 TELEGRAM = OutboundLimits(
@@ -64,55 +63,6 @@ _TELEGRAM_SOURCES = {
     "contacts_max": f"{_TG}#sendcontact",
 }
 
-_WA = "https://developers.facebook.com/documentation/business-messaging/whatsapp"
-WHATSAPP_CLOUD = OutboundLimits(
-    text_max=4096,
-    caption_max=1024,
-    captionless_kinds=frozenset({MediaKind.AUDIO, MediaKind.VOICE, MediaKind.STICKER}),
-    media_max_bytes={
-        MediaKind.IMAGE: 5 * _MB,
-        MediaKind.VIDEO: 16 * _MB,
-        MediaKind.AUDIO: 16 * _MB,
-        MediaKind.VOICE: 16 * _MB,
-        MediaKind.DOCUMENT: 100 * _MB,
-        MediaKind.STICKER: 500 * _KB,
-    },
-    interactive_text_max=1024,
-    header_max=60,
-    footer_max=60,
-    buttons_max=3,
-    button_title_max=20,
-    button_id_max=256,
-    list_button_text_max=20,
-    list_sections_max=10,
-    list_rows_max=10,
-    section_title_max=24,
-    row_title_max=24,
-    row_description_max=72,
-    row_id_max=200,
-)
-_BUTTONS = f"{_WA}/messages/interactive-reply-buttons-messages"
-_LIST = f"{_WA}/messages/interactive-list-messages"
-_WHATSAPP_SOURCES = {
-    "text_max": f"{_WA}/messages/text-messages/",
-    "caption_max": f"{_WA}/messages/image-messages/",
-    "captionless_kinds": f"{_WA}/messages/audio-messages",
-    "media_max_bytes": "https://developers.facebook.com/docs/whatsapp/cloud-api/reference/media#supported-media-types",
-    "interactive_text_max": _BUTTONS,
-    "header_max": _BUTTONS,
-    "footer_max": _BUTTONS,
-    "buttons_max": _BUTTONS,
-    "button_title_max": _BUTTONS,
-    "button_id_max": _BUTTONS,
-    "list_button_text_max": _LIST,
-    "list_sections_max": _LIST,
-    "list_rows_max": _LIST,
-    "section_title_max": _LIST,
-    "row_title_max": _LIST,
-    "row_description_max": _LIST,
-    "row_id_max": _LIST,
-}
-
 WAHA = OutboundLimits(poll_options_max=12)
 """WAHA passes messages to WhatsApp Web, which publishes no limits of its own; only the
 poll size is described (by WhatsApp Web API vendors, as WhatsApp's cap of 12 options)."""
@@ -123,7 +73,6 @@ _WAHA_SOURCES = {
 BUILT_IN_LIMITS: Mapping[str, OutboundLimits] = MappingProxyType(
     {
         "telegram": TELEGRAM,
-        "whatsapp": WHATSAPP_CLOUD,
         "waha": WAHA,
     }
 )
@@ -132,7 +81,6 @@ BUILT_IN_LIMITS: Mapping[str, OutboundLimits] = MappingProxyType(
 SOURCES: Mapping[str, Mapping[str, str]] = MappingProxyType(
     {
         "telegram": _TELEGRAM_SOURCES,
-        "whatsapp": _WHATSAPP_SOURCES,
         "waha": _WAHA_SOURCES,
     }
 )

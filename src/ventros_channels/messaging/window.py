@@ -102,10 +102,3 @@ class MessagingWindow:
     def unrestricted(cls, last_inbound_at: datetime | None) -> MessagingWindow:
         """The window of a platform that has none."""
         return cls(restricted=False, last_inbound_at=last_inbound_at, closes_at=None, open=True)
-
-
-_DAY = timedelta(hours=24)
-
-WHATSAPP_CLOUD_WINDOW = MessagingWindowRule(free_form=_DAY, exempt_kinds=ACTIONS | {"template"})
-"""WhatsApp Cloud: free-form messages for 24 hours after the customer's last message (Meta's
-customer service window); approved templates at any time."""

@@ -18,6 +18,66 @@ GRAPH_HOST = "https://graph.fake"
 
 _Route = Callable[[str, list[str], httpx.Request], httpx.Response]
 
+SAMPLE_TEMPLATES: tuple[dict[str, Any], ...] = (
+    {
+        "name": "hello_world",
+        "parameter_format": "POSITIONAL",
+        "components": [
+            {"type": "HEADER", "format": "TEXT", "text": "Hello World"},
+            {
+                "type": "BODY",
+                "text": "Welcome and congratulations!! This message demonstrates your ability "
+                "to send a WhatsApp message notification from the Cloud API, hosted by Meta.",
+            },
+            {"type": "FOOTER", "text": "WhatsApp Business Platform sample message"},
+        ],
+        "language": "en_US",
+        "status": "APPROVED",
+        "category": "UTILITY",
+        "id": "1192339204654487",
+    },
+    {
+        "name": "order_shipped",
+        "parameter_format": "POSITIONAL",
+        "components": [
+            {"type": "HEADER", "format": "IMAGE", "example": {"header_handle": ["4::aW1h"]}},
+            {
+                "type": "BODY",
+                "text": "Hi {{1}}, your order {{2}} of {{3}} ships on {{4}}.",
+                "example": {"body_text": [["Ana", "#1234", "$12.50", "May 2"]]},
+            },
+            {
+                "type": "BUTTONS",
+                "buttons": [
+                    {"type": "QUICK_REPLY", "text": "Stop updates"},
+                    {
+                        "type": "URL",
+                        "text": "Track",
+                        "url": "https://shop.example.test/track/{{1}}",
+                        "example": ["https://shop.example.test/track/1234"],
+                    },
+                ],
+            },
+        ],
+        "language": "en_US",
+        "status": "APPROVED",
+        "category": "UTILITY",
+        "id": "2245637728840211",
+    },
+    {
+        "name": "order_shipped",
+        "parameter_format": "POSITIONAL",
+        "components": [{"type": "BODY", "text": "Oi {{1}}, seu pedido {{2}} saiu."}],
+        "language": "pt_BR",
+        "status": "PAUSED",
+        "category": "UTILITY",
+        "id": "2245637728840212",
+    },
+)
+"""A fake WhatsApp account's templates, shaped as Meta's template management page shows
+them: the sample ``hello_world`` every account starts with, and an order update in two
+languages (one paused)."""
+
 
 def _error(message: str, code: int, kind: str | None = None) -> dict[str, Any]:
     """A Graph API error body."""
@@ -46,6 +106,8 @@ class FakeGraph(FakePlatform):
         self.ig_id, self.ig_token = "17841405822304914", "FAKE-IG-TOKEN"
         self.subscribed: set[str] = set()
         self._init_messaging()
+        self.templates: list[dict[str, Any]] = [dict(t) for t in SAMPLE_TEMPLATES]
+        """The WhatsApp account's template catalog, as ``message_templates`` lists it."""
 
     def config(self, channel_type: str) -> dict[str, Any]:
         common = {
@@ -93,6 +155,8 @@ class FakeGraph(FakePlatform):
             return self._messages
         if len(parts) == 2 and parts[1] == "subscribed_apps":
             return self._subscribe
+        if len(parts) == 2 and parts[1] == "message_templates" and method == "GET":
+            return self._templates
         if len(parts) == 1 and method == "GET":
             return self._node
         return None
@@ -120,6 +184,29 @@ class FakeGraph(FakePlatform):
         platform = "messenger" if token == self.page_token else "instagram"
         self.sent.append(SentMessage(platform, to, "message", body))
         return json_response(200, {"recipient_id": to, "message_id": f"m_FAKE{next(self._ids)}"})
+
+    def _templates(self, token: str, parts: list[str], request: httpx.Request) -> httpx.Response:
+        """``GET /{waba_id}/message_templates``: cursor pages of ``limit`` (default 25), only
+        the requested ``fields`` (``id`` always), filtered by ``status`` when given."""
+        if token != self.wa_token or parts[0] != self.waba_id:
+            return json_response(
+                400, _error("Unsupported get request.", 100, "GraphMethodException")
+            )
+        query = request.url.params
+        chosen = [t for t in self.templates if query.get("status", t["status"]) == t["status"]]
+        start = int(query.get("after", "0") or 0)
+        limit = int(query.get("limit", "25"))
+        fields = set(query.get("fields", ",".join(chosen[0]) if chosen else "id").split(","))
+        page = [
+            {k: v for k, v in t.items() if k in fields | {"id"}}
+            for t in chosen[start : start + limit]
+        ]
+        paging: dict[str, Any] = {"cursors": {"before": str(start), "after": str(start + limit)}}
+        if start + limit < len(chosen):
+            paging["next"] = (
+                f"{GRAPH_HOST}/{self.version}/{parts[0]}/message_templates?after={start + limit}"
+            )
+        return json_response(200, {"data": page, "paging": paging})
 
     def _subscribe(self, token: str, parts: list[str], request: httpx.Request) -> httpx.Response:
         self.subscribed.add(parts[0])

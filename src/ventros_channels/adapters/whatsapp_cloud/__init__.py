@@ -29,24 +29,30 @@ import httpx
 from ventros_channels.adapters._meta import GraphAdapter
 from ventros_channels.adapters.base import Capability, ConnectionInfo, MediaContent, WebhookInfo
 from ventros_channels.adapters.whatsapp_cloud._inbound import instant, parse_entry
-from ventros_channels.adapters.whatsapp_cloud._outbound import MEDIA_TYPES, encode, read_receipt
+from ventros_channels.adapters.whatsapp_cloud._limits import MESSAGING_WINDOW, OUTBOUND_LIMITS
+from ventros_channels.adapters.whatsapp_cloud._outbound import (
+    ACTIONS,
+    MEDIA_TYPES,
+    action_body,
+    encode,
+)
 from ventros_channels.adapters.whatsapp_cloud._payloads import SendResponse
 from ventros_channels.adapters.whatsapp_cloud.config import WhatsAppCloudConfig
+from ventros_channels.adapters.whatsapp_cloud.templates import Template, parse_template
 from ventros_channels.domain.config import ChannelConfig
 from ventros_channels.domain.types import ChannelType
-from ventros_channels.errors import CapabilityNotSupportedError, InvalidRequestError
+from ventros_channels.errors import InvalidRequestError
 from ventros_channels.messaging.inbound import Attachment, InboundEvent, MediaKind
-from ventros_channels.messaging.outbound import (
-    MarkAsRead,
-    MediaMessage,
-    OutboundMessage,
-    SendResult,
-    Typing,
-)
-from ventros_channels.messaging.window import WHATSAPP_CLOUD_WINDOW, MessagingWindowRule
+from ventros_channels.messaging.limits import OutboundLimits
+from ventros_channels.messaging.outbound import MediaMessage, OutboundMessage, SendResult
+from ventros_channels.messaging.window import MessagingWindowRule
 from ventros_channels.ratelimit import RateLimit
 
 __all__ = ["WhatsAppCloudAdapter", "WhatsAppCloudConfig"]
+
+TEMPLATE_LIST_FIELDS = "id,name,language,status,category,parameter_format,components"
+"""What the catalog listing asks Graph for, named so the answer does not depend on the API
+version's default fields."""
 
 _TIMED_LISTS = ("messages", "statuses", "message_echoes")
 """Lists whose items carry the time they were sent: a replay check's evidence. History syncs
@@ -74,7 +80,8 @@ class WhatsAppCloudAdapter(GraphAdapter[WhatsAppCloudConfig]):
     config_model: ClassVar[type[ChannelConfig]] = WhatsAppCloudConfig
     graph_object: ClassVar[str] = "whatsapp_business_account"
     display_name: ClassVar[str] = "WhatsApp Cloud API"
-    messaging_window: ClassVar[MessagingWindowRule | None] = WHATSAPP_CLOUD_WINDOW
+    messaging_window: ClassVar[MessagingWindowRule | None] = MESSAGING_WINDOW
+    outbound_limits: ClassVar[OutboundLimits] = OUTBOUND_LIMITS
     rate_limits: ClassVar[tuple[RateLimit, ...]] = (
         # throughput per business number: 80 messages a second by default (higher tiers on
         # request); the pair rate to one user averages one message every 6 seconds, counted
@@ -93,6 +100,10 @@ class WhatsAppCloudAdapter(GraphAdapter[WhatsAppCloudConfig]):
             Capability.TEMPLATES,
             Capability.INTERACTIVE,
             Capability.READ_RECEIPTS,
+            Capability.TYPING,
+            Capability.LOCATION_MESSAGES,
+            Capability.CONTACT_MESSAGES,
+            Capability.TEMPLATE_CATALOG,
             Capability.WEBHOOK_REGISTRATION,
         }
     )
@@ -151,13 +162,10 @@ class WhatsAppCloudAdapter(GraphAdapter[WhatsAppCloudConfig]):
         self, client: httpx.AsyncClient, config: WhatsAppCloudConfig, message: OutboundMessage
     ) -> SendResult:
         path = f"{config.phone_number_id}/messages"
-        if isinstance(message, Typing):
-            raise CapabilityNotSupportedError(
-                "whatsapp", "typing without a message id (send MarkAsRead with typing)"
-            )
-        if isinstance(message, MarkAsRead):
-            receipt = read_receipt(message)
-            await self._graph(client, config, "POST", path, idempotent=True, json_body=receipt)
+        if type(message) in ACTIONS:
+            action = action_body(message)
+            if action is not None:
+                await self._graph(client, config, "POST", path, idempotent=True, json_body=action)
             return SendResult(message_id=None, chat_id=message.to)
         if isinstance(message, MediaMessage) and message.data is not None:
             media_id = await self.upload_media(
@@ -194,18 +202,46 @@ class WhatsAppCloudAdapter(GraphAdapter[WhatsAppCloudConfig]):
             details={k: data[k] for k in ("display_phone_number", "quality_rating") if k in data},
         )
 
+    # ------------------------------------------------------------------ templates
+
+    @staticmethod
+    def _waba(config: WhatsAppCloudConfig, what: str) -> str:
+        if config.business_account_id is None:
+            raise InvalidRequestError(
+                f"business_account_id is needed to {what}", platform="whatsapp"
+            )
+        return config.business_account_id
+
+    async def list_templates(
+        self,
+        client: httpx.AsyncClient,
+        config: WhatsAppCloudConfig,
+        *,
+        status: str | None = None,
+        page_size: int = 100,
+    ) -> list[Template]:
+        """Every template of the account (``GET /{waba_id}/message_templates``, all pages),
+        optionally only those with ``status`` (``APPROVED``, ...)."""
+        path = f"{self._waba(config, 'list message templates')}/message_templates"
+        params: dict[str, Any] = {"fields": TEMPLATE_LIST_FIELDS, "limit": page_size}
+        if status is not None:
+            params["status"] = status
+        templates: list[Template] = []
+        cursor: str | None = None
+        seen: set[str] = set()
+        while True:
+            items, cursor = await self._page(client, config, path, params, cursor)
+            templates.extend(parse_template(item) for item in items)
+            if cursor is None or cursor in seen:  # a repeated cursor would never end
+                return templates
+            seen.add(cursor)
+
     async def register_webhook(
         self, client: httpx.AsyncClient, config: WhatsAppCloudConfig, url: str
     ) -> WebhookInfo:
         """Subscribe the WABA to the app. The callback URL itself is set in Meta's dashboard."""
-        if config.business_account_id is None:
-            raise InvalidRequestError(
-                "business_account_id is needed to subscribe the WABA to the app",
-                platform="whatsapp",
-            )
-        await self._graph(
-            client, config, "POST", f"{config.business_account_id}/subscribed_apps", idempotent=True
-        )
+        waba = self._waba(config, "subscribe the WABA to the app")
+        await self._graph(client, config, "POST", f"{waba}/subscribed_apps", idempotent=True)
         return WebhookInfo(url=url, active=True, details={"callback": "set in the Meta dashboard"})
 
     async def unregister_webhook(

@@ -2,19 +2,27 @@
 
 :data:`ENCODERS` maps each outbound message class to the function that writes its body for
 ``POST /{phone_number_id}/messages``. Media given as bytes is uploaded by the adapter first, so
-every encoder is a pure function of the message. Marking read has a body of its own
-(:func:`read_receipt`); a typing indicator alone is refused (WhatsApp shows one only together
-with a read receipt).
+every encoder is a pure function of the message. Actions that carry no message (marking read,
+showing the typing indicator) have bodies of their own, in :data:`ACTIONS`: WhatsApp shows a
+typing indicator only together with a read receipt of the customer's message, so ``Typing``
+needs that message's id; hiding it is a no-op (it disappears with the reply or after 25 s).
+
+WhatsApp Cloud cannot edit or delete a message the business sent, nor send polls: those kinds
+have no encoder and are refused before any request.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from typing import cast
 
 from ventros_channels.adapters.whatsapp_cloud._payloads import (
     OutAction,
+    OutContactCard,
+    OutContactPhone,
     OutInteractive,
+    OutLocation,
     OutMedia,
     OutRow,
     OutSection,
@@ -23,19 +31,22 @@ from ventros_channels.adapters.whatsapp_cloud._payloads import (
     SendRequest,
 )
 from ventros_channels.errors import CapabilityNotSupportedError, InvalidRequestError
-from ventros_channels.messaging.inbound import MediaKind
+from ventros_channels.messaging.inbound import MediaKind, SharedContact
 from ventros_channels.messaging.outbound import (
     ButtonsMessage,
+    ContactsMessage,
     ListMessage,
     ListSection,
+    LocationMessage,
     MarkAsRead,
     MediaMessage,
     Reaction,
     TemplateMessage,
     TextMessage,
+    Typing,
 )
 
-__all__ = ["ENCODERS", "MEDIA_TYPES", "encode", "read_receipt"]
+__all__ = ["ACTIONS", "ENCODERS", "MEDIA_TYPES", "action_body", "encode"]
 
 MEDIA_TYPES: dict[MediaKind, str] = {
     MediaKind.IMAGE: "image",
@@ -52,7 +63,16 @@ MAX_BUTTONS = 3
 BUTTON_TITLE = 20
 
 
-Sendable = TextMessage | MediaMessage | TemplateMessage | ButtonsMessage | ListMessage | Reaction
+Sendable = (
+    TextMessage
+    | MediaMessage
+    | TemplateMessage
+    | ButtonsMessage
+    | ListMessage
+    | Reaction
+    | LocationMessage
+    | ContactsMessage
+)
 
 
 def _head(message: Sendable) -> SendRequest:
@@ -167,6 +187,52 @@ def _reaction(message: Reaction) -> SendRequest:
     return body
 
 
+def _degrees(value: float) -> str:
+    """A coordinate as a plain decimal string (never ``1e-05``), as Meta documents it."""
+    return format(Decimal(repr(value)), "f")
+
+
+def _location(message: LocationMessage) -> SendRequest:
+    location: OutLocation = {
+        "latitude": _degrees(message.latitude),
+        "longitude": _degrees(message.longitude),
+    }
+    if message.name is not None:
+        location["name"] = message.name
+    if message.address is not None:
+        location["address"] = message.address
+    body = _head(message)
+    body["type"] = "location"
+    body["location"] = location
+    return body
+
+
+def _card(card: SharedContact, index: int) -> OutContactCard:
+    """A contact card; WhatsApp needs a formatted name and takes no vCard text."""
+    if not (card.name and card.name.strip()):
+        raise InvalidRequestError(
+            f"contact {index} needs a name: WhatsApp cards have a required formatted name "
+            "and take no vCard",
+            platform="whatsapp",
+        )
+    encoded: OutContactCard = {"name": {"formatted_name": card.name}}
+    phones: list[OutContactPhone] = [{"phone": p} for p in card.phones]
+    if phones and card.user_id:
+        phones[0]["wa_id"] = card.user_id
+    if phones:
+        encoded["phones"] = phones
+    if card.emails:
+        encoded["emails"] = [{"email": e} for e in card.emails]
+    return encoded
+
+
+def _contacts(message: ContactsMessage) -> SendRequest:
+    body = _head(message)
+    body["type"] = "contacts"
+    body["contacts"] = [_card(c, i) for i, c in enumerate(message.contacts)]
+    return body
+
+
 ENCODERS: dict[type[object], Callable[..., SendRequest]] = {
     TextMessage: _text,
     MediaMessage: _media,
@@ -174,6 +240,8 @@ ENCODERS: dict[type[object], Callable[..., SendRequest]] = {
     ButtonsMessage: _buttons,
     ListMessage: _list,
     Reaction: _reaction,
+    LocationMessage: _location,
+    ContactsMessage: _contacts,
 }
 """Outbound message class -> encoder of its request body."""
 
@@ -187,5 +255,34 @@ def encode(message: object) -> SendRequest:
     return encoder(message)
 
 
-def read_receipt(message: MarkAsRead) -> ReadRequest:
+def _read(message: MarkAsRead) -> ReadRequest:
     return {"messaging_product": "whatsapp", "status": "read", "message_id": message.message_id}
+
+
+def _typing(message: Typing) -> ReadRequest | None:
+    if not message.on:
+        return None  # WhatsApp hides the indicator itself: with the reply, or after 25 seconds
+    if message.message_id is None:
+        raise InvalidRequestError(
+            "WhatsApp shows a typing indicator only with the customer's message id "
+            "(Typing.message_id), which it also marks read",
+            platform="whatsapp",
+        )
+    return {
+        "messaging_product": "whatsapp",
+        "status": "read",
+        "message_id": message.message_id,
+        "typing_indicator": {"type": "text"},
+    }
+
+
+ACTIONS: dict[type[object], Callable[..., ReadRequest | None]] = {
+    MarkAsRead: _read,
+    Typing: _typing,
+}
+"""Action class -> its request body (``None``: nothing to request)."""
+
+
+def action_body(message: object) -> ReadRequest | None:
+    """The body of an action from :data:`ACTIONS` (``None`` when nothing is to be sent)."""
+    return ACTIONS[type(message)](message)

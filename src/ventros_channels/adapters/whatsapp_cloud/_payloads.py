@@ -13,7 +13,7 @@ are Python keywords (``from``) force the functional ``TypedDict`` form.
 
 from __future__ import annotations
 
-from typing import Literal, TypedDict
+from typing import Literal, NotRequired, TypedDict
 
 # ---------------------------------------------------------------------------- shared pieces
 
@@ -470,6 +470,34 @@ class OutContext(TypedDict):
     message_id: str
 
 
+class OutLocation(TypedDict, total=False):
+    """Meta documents latitude and longitude as strings of decimal degrees."""
+
+    latitude: str
+    longitude: str
+    name: str
+    address: str
+
+
+class OutContactName(TypedDict):
+    formatted_name: str
+
+
+class OutContactPhone(TypedDict, total=False):
+    phone: str
+    wa_id: str
+
+
+class OutContactEmail(TypedDict):
+    email: str
+
+
+class OutContactCard(TypedDict, total=False):
+    name: OutContactName
+    phones: list[OutContactPhone]
+    emails: list[OutContactEmail]
+
+
 class SendRequest(TypedDict, total=False):
     """``POST /{phone_number_id}/messages`` for a message."""
 
@@ -490,14 +518,59 @@ class SendRequest(TypedDict, total=False):
     template: OutTemplate
     interactive: OutInteractive
     reaction: OutReaction
+    location: OutLocation
+    contacts: list[OutContactCard]
+
+
+class TypingIndicator(TypedDict):
+    type: Literal["text"]
 
 
 class ReadRequest(TypedDict):
-    """``POST /{phone_number_id}/messages`` marking an inbound message read."""
+    """``POST /{phone_number_id}/messages`` marking an inbound message read, optionally showing
+    a typing indicator until the reply (or for 25 seconds)."""
 
     messaging_product: Literal["whatsapp"]
     status: Literal["read"]
     message_id: str
+    typing_indicator: NotRequired[TypingIndicator]
+
+
+# ---------------------------------------------------------------------------- template catalog
+
+
+class TemplateButtonData(TypedDict, total=False):
+    """One button of a template's ``BUTTONS`` component."""
+
+    type: str
+    text: str
+    url: str
+    phone_number: str
+    example: list[str]
+
+
+class TemplateComponentData(TypedDict, total=False):
+    """One component of a template as ``GET /{waba_id}/message_templates`` returns it."""
+
+    type: str
+    format: str
+    text: str
+    buttons: list[TemplateButtonData]
+    example: dict[str, object]
+    cards: list[dict[str, object]]
+    """Carousel templates: kept whole, not read."""
+
+
+class TemplateData(TypedDict, total=False):
+    """One template of ``GET /{waba_id}/message_templates``."""
+
+    id: str
+    name: str
+    language: str
+    status: str
+    category: str
+    parameter_format: str
+    components: list[TemplateComponentData]
 
 
 class SentContact(TypedDict, total=False):
