@@ -411,6 +411,9 @@ class PairingStep:
     """The session waits for a scan and no valid code is stored: fetch a fresh one."""
     stopped: bool = False
     """The session is known to be stopped: there is nothing to stop at the platform."""
+    restart: bool = False
+    """The session failed and the channel's config asks for it to be restarted (WAHA's
+    ``auto_restart``): the adapter's ``restart_failed_session`` does it, with back-off."""
 
 
 @runtime_checkable
