@@ -220,7 +220,15 @@ def test_built_in_adapters_get_their_platform_limits_until_they_declare_them() -
 
 
 async def test_fetch_profile_is_refused_unless_offered() -> None:
-    adapter = _adapter("waha")
+    waha = type(_adapter("waha"))
+
+    class NoProfiles(waha):  # type: ignore[valid-type,misc]
+        """An adapter that offers no profiles keeps the base class's refusal."""
+
+        capabilities = frozenset(waha.capabilities - {Capability.PROFILES})
+        fetch_profile = ChannelAdapter.fetch_profile
+
+    adapter = NoProfiles()
     assert Capability.PROFILES not in adapter.capabilities
     with pytest.raises(CapabilityNotSupportedError, match="profiles"):
         await adapter.fetch_profile(None, None, "user-1")  # type: ignore[arg-type]
