@@ -37,6 +37,32 @@ COVERAGE: Mapping[tuple[str, str], tuple[str, ...]] = {
     ),
     ("telegram", "edits"): (f"{_TG}::test_channel_post_edit_callback_reaction_membership_unknown",),
     ("telegram", "groups"): (f"{_TG}::test_migrated_group_service_message_is_reported",),
+    ("telegram", "edit_messages"): (
+        "tests/adapters/test_telegram_rich.py::test_edit_and_delete_a_sent_message",
+    ),
+    ("telegram", "delete_messages"): (
+        "tests/adapters/test_telegram_rich.py::test_edit_and_delete_a_sent_message",
+        "tests/adapters/test_telegram_rich.py::test_deleting_for_our_account_only_is_refused_before_any_request",
+    ),
+    ("telegram", "location_messages"): (
+        "tests/adapters/test_telegram_rich.py::test_location_venue_contact_poll_and_sticker",
+    ),
+    ("telegram", "contact_messages"): (
+        "tests/adapters/test_telegram_rich.py::test_location_venue_contact_poll_and_sticker",
+        "tests/adapters/test_telegram_rich.py::test_what_telegram_cannot_carry_is_refused_before_any_request",
+    ),
+    ("telegram", "polls"): (
+        "tests/adapters/test_telegram_rich.py::test_location_venue_contact_poll_and_sticker",
+    ),
+    ("telegram", "media:sticker"): (
+        "tests/adapters/test_telegram_rich.py::test_location_venue_contact_poll_and_sticker",
+    ),
+    ("telegram", "typing"): (
+        "tests/adapters/test_telegram_rich.py::test_typing_and_recording_are_chat_actions",
+    ),
+    ("telegram", "profiles"): (
+        "tests/adapters/test_telegram_rich.py::test_fetch_profile_reads_get_chat_and_keeps_the_token_out",
+    ),
     # WAHA
     ("waha", "groups"): (f"{_WAHA}::test_group_message_is_sent_by_its_participant",),
     ("waha", "inbound_media"): (f"{_WAHA}::test_media_with_and_without_a_url",),
@@ -44,6 +70,35 @@ COVERAGE: Mapping[tuple[str, str], tuple[str, ...]] = {
     ("waha", "outbound_media"): (f"{_WAHA}::test_send_text_and_image_with_api_key",),
     ("waha", "media:image"): (f"{_WAHA}::test_send_text_and_image_with_api_key",),
     ("waha", "history_import"): (f"{_WAHA}::test_history_pages_with_offsets_and_a_time_filter",),
+    ("waha", "edit_messages"): (
+        "tests/adapters/test_waha_rich.py::test_edit_and_delete_address_the_message_under_its_chat",
+    ),
+    ("waha", "delete_messages"): (
+        "tests/adapters/test_waha_rich.py::test_edit_and_delete_address_the_message_under_its_chat",
+        "tests/adapters/test_waha_rich.py::test_what_waha_cannot_send_is_refused_before_any_request",
+    ),
+    ("waha", "location_messages"): (
+        "tests/adapters/test_waha_rich.py::test_location_contacts_and_poll_bodies",
+    ),
+    ("waha", "contact_messages"): (
+        "tests/adapters/test_waha_rich.py::test_location_contacts_and_poll_bodies",
+    ),
+    ("waha", "polls"): (
+        "tests/adapters/test_waha_rich.py::test_location_contacts_and_poll_bodies",
+    ),
+    ("waha", "typing"): (
+        "tests/adapters/test_waha_rich.py::test_typing_recording_and_mark_as_read",
+    ),
+    ("waha", "read_receipts"): (
+        "tests/adapters/test_waha_rich.py::test_typing_recording_and_mark_as_read",
+    ),
+    ("waha", "profiles"): (
+        "tests/adapters/test_waha_rich.py::test_fetch_profile_reads_the_contact_and_its_picture",
+    ),
+    ("waha", "presence"): (
+        "tests/adapters/test_waha_rich.py::test_presence_update_is_one_event_per_member",
+        "tests/adapters/test_waha_rich.py::test_an_unknown_presence_is_kept_as_unsupported",
+    ),
     # WhatsApp Cloud
     ("whatsapp", "inbound_media"): (f"{_META}::test_whatsapp_media_kinds_and_replies",),
     ("whatsapp", "edits"): (f"{_META}::test_whatsapp_unknown_type_edit_and_revoke",),
@@ -153,12 +208,10 @@ PENDING: frozenset[tuple[str, str]] = frozenset(
         ("telegram", "media:animation"),
         ("telegram", "media:audio"),
         ("telegram", "media:document"),
-        ("telegram", "media:sticker"),
         ("telegram", "media:video"),
         ("telegram", "media:video_note"),
         ("telegram", "media:voice"),
         ("telegram", "reactions"),
-        ("telegram", "typing"),
         ("waha", "media:audio"),
         ("waha", "media:document"),
         ("waha", "media:video"),
@@ -166,9 +219,7 @@ PENDING: frozenset[tuple[str, str]] = frozenset(
         ("waha", "media_download"),
         ("waha", "media_upload"),
         ("waha", "reactions"),
-        ("waha", "read_receipts"),
         ("waha", "session_pairing"),
-        ("waha", "typing"),
         ("waha", "webhook_registration"),
     }
 )

@@ -21,9 +21,8 @@ import attrs
 from ventros_channels.adapters.base import Capability, ChannelAdapter
 from ventros_channels.adapters.registry import default_registry
 from ventros_channels.errors import CapabilityNotSupportedError
-from ventros_channels.messaging._platform_limits import BUILT_IN_LIMITS
 from ventros_channels.messaging.inbound import MediaKind
-from ventros_channels.messaging.limits import NO_LIMITS, OutboundLimits, check_limits
+from ventros_channels.messaging.limits import OutboundLimits, check_limits
 from ventros_channels.messaging.outbound import MediaMessage, OutboundMessage
 
 __all__ = [
@@ -72,16 +71,8 @@ def required_capability(message: OutboundMessage) -> Capability | None:
 
 
 def limits_of(adapter: AnyAdapter) -> OutboundLimits:
-    """The limits ``adapter`` declares.
-
-    Transitional: a built-in adapter that declares none yet gets its platform's entry from
-    :mod:`ventros_channels.messaging._platform_limits`, until its package declares it.
-    """
-    declared = adapter.outbound_limits
-    built_in = type(adapter).__module__.startswith("ventros_channels.adapters.")
-    if declared is NO_LIMITS and built_in:
-        return BUILT_IN_LIMITS.get(str(adapter.channel_type), NO_LIMITS)
-    return declared
+    """The limits ``adapter`` declares (``outbound_limits``; none by default)."""
+    return adapter.outbound_limits
 
 
 def check_outbound(adapter: AnyAdapter, message: OutboundMessage) -> None:

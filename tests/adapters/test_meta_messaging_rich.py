@@ -25,7 +25,7 @@ from ventros_channels.errors import (
     MessageLimitError,
     PermissionDeniedError,
 )
-from ventros_channels.messaging import MediaKind, OutboundLimits, SharedContact, _platform_limits
+from ventros_channels.messaging import MediaKind, OutboundLimits, SharedContact
 from ventros_channels.messaging import outbound as out
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -335,7 +335,6 @@ def test_limits_come_from_the_package_with_their_sources(adapter: Any, module: A
         ):
             assert module.LIMIT_SOURCES[field.name].startswith("https://developers.facebook.com/")
     assert module.WINDOW_SOURCE.startswith("https://developers.facebook.com/")
-    assert str(adapter.channel_type) not in _platform_limits.BUILT_IN_LIMITS
 
 
 def test_text_and_quick_reply_limits_are_checked_before_sending() -> None:

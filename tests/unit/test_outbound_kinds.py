@@ -3,6 +3,7 @@ limit checks against the built-in adapters' declarations."""
 
 from __future__ import annotations
 
+import importlib
 from typing import Any, ClassVar
 
 import pytest
@@ -40,7 +41,6 @@ from ventros_channels.messaging import (
     Typing,
     check_limits,
 )
-from ventros_channels.messaging._platform_limits import BUILT_IN_LIMITS, SOURCES
 from ventros_channels.outbox import decode_message, encode_message
 
 NEW_KINDS: list[OutboundMessage] = [
@@ -139,7 +139,7 @@ def test_instagram_counts_text_in_utf8_bytes() -> None:
 
 
 def test_formatted_telegram_text_is_left_to_the_platform() -> None:
-    tg = BUILT_IN_LIMITS["telegram"]
+    tg = _adapter("telegram").outbound_limits
     markup = "*b*" * 2000  # 6000 characters of which the markup is not counted by Telegram
     check_limits(TextMessage(to="c", text=markup, parse_mode="MarkdownV2"), tg)
     with pytest.raises(MessageLimitError):
@@ -147,7 +147,7 @@ def test_formatted_telegram_text_is_left_to_the_platform() -> None:
 
 
 def test_captions_uploads_polls_and_ids() -> None:
-    wa, tg = limits_of(_adapter("whatsapp")), BUILT_IN_LIMITS["telegram"]
+    wa, tg = limits_of(_adapter("whatsapp")), limits_of(_adapter("telegram"))
     sticker = MediaMessage(to="c", media_kind=MediaKind.STICKER, media_id="s", caption="hi")
     with pytest.raises(MessageLimitError, match="caption_max"):
         check_limits(sticker, wa)
@@ -175,15 +175,20 @@ def test_no_limits_checks_nothing() -> None:
 
 
 def test_every_built_in_number_has_a_source() -> None:
-    for platform, limits in BUILT_IN_LIMITS.items():
+    """Each platform package declares its limits in ``_limits`` (the adapter's
+    ``outbound_limits``), every number with the page that states it."""
+    for adapter in built_in_adapters():
+        module = importlib.import_module(f"{type(adapter).__module__}._limits")
+        limits, sources = module.OUTBOUND_LIMITS, module.LIMIT_SOURCES
+        assert adapter.outbound_limits is limits
         defaults = OutboundLimits()
         for field in limits.__attrs_attrs__:
             if field.name in ("text_unit", "id_unit"):
                 continue
             if getattr(limits, field.name) != getattr(defaults, field.name):
-                url = SOURCES[platform].get(field.name, "")
-                assert url.startswith("https://"), f"{platform}.{field.name} has no source"
-        assert set(SOURCES[platform]) <= {f.name for f in limits.__attrs_attrs__}
+                url = sources.get(field.name, "")
+                assert url.startswith("https://"), f"{adapter.channel_type}.{field.name}"
+        assert set(sources) <= {f.name for f in limits.__attrs_attrs__}
 
 
 # ------------------------------------------------------------ the check before requests
@@ -205,11 +210,7 @@ def test_undeclared_kinds_and_media_kinds_are_refused() -> None:
     check_outbound(_adapter("telegram"), animation)
 
 
-def test_built_in_adapters_get_their_platform_limits_until_they_declare_them() -> None:
-    for adapter in built_in_adapters():
-        declared = adapter.outbound_limits  # a package that declares its own needs no entry
-        assert limits_of(adapter) == BUILT_IN_LIMITS.get(str(adapter.channel_type), declared)
-
+def test_an_adapter_s_declared_limits_are_checked() -> None:
     class Declared(type(_adapter("telegram"))):  # type: ignore[misc]
         outbound_limits: ClassVar[OutboundLimits] = OutboundLimits(text_max=5)
 
@@ -219,7 +220,15 @@ def test_built_in_adapters_get_their_platform_limits_until_they_declare_them() -
 
 
 async def test_fetch_profile_is_refused_unless_offered() -> None:
-    adapter = _adapter("waha")
+    waha = type(_adapter("waha"))
+
+    class NoProfiles(waha):  # type: ignore[valid-type,misc]
+        """An adapter that offers no profiles keeps the base class's refusal."""
+
+        capabilities = frozenset(waha.capabilities - {Capability.PROFILES})
+        fetch_profile = ChannelAdapter.fetch_profile
+
+    adapter = NoProfiles()
     assert Capability.PROFILES not in adapter.capabilities
     with pytest.raises(CapabilityNotSupportedError, match="profiles"):
         await adapter.fetch_profile(None, None, "user-1")  # type: ignore[arg-type]

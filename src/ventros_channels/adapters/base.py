@@ -144,6 +144,9 @@ class ContactProfile:
     display_name: str | None = None
     username: str | None = None
     avatar_url: str | None = attrs.field(default=None, repr=False)
+    avatar_media_id: str | None = None
+    """The avatar as a platform file id, where a link would carry a secret (Telegram's file
+    links hold the bot token): fetch it with ``download_media`` and an image attachment."""
     phone: str | None = attrs.field(default=None, repr=False)
     about: str | None = None
     """Status text or bio (WhatsApp "about", Telegram bio)."""
@@ -409,6 +412,9 @@ class PairingStep:
     """The session waits for a scan and no valid code is stored: fetch a fresh one."""
     stopped: bool = False
     """The session is known to be stopped: there is nothing to stop at the platform."""
+    restart: bool = False
+    """The session failed and the channel's config asks for it to be restarted (WAHA's
+    ``auto_restart``): the adapter's ``restart_failed_session`` does it, with back-off."""
 
 
 @runtime_checkable

@@ -33,6 +33,8 @@ __all__ = [
     "MessageEdited",
     "MessageReceived",
     "Postback",
+    "Presence",
+    "PresenceChanged",
     "ReactionChanged",
     "SessionStatusChanged",
     "SharedContact",
@@ -284,6 +286,24 @@ class ChatMigrated(_Event):
     new_chat_id: str
 
 
+Presence = Literal["typing", "recording", "paused", "online", "offline"]
+"""What a member of a chat is doing: typing, recording a voice message, stopped typing
+(``paused``), or whether they are connected at all."""
+
+
+class PresenceChanged(_Event):
+    """A member of the chat started or stopped typing, or came online or went offline.
+
+    ``sender_id`` is the member (in a group, not the group); ``last_seen`` is when they were
+    last online, where the platform tells (with ``offline``, and only if their privacy
+    settings share it). Presence is fleeting: it is not a message and changes no conversation.
+    """
+
+    kind: Literal["presence"] = "presence"
+    presence: Presence
+    last_seen: datetime | None = None
+
+
 class Unsupported(_Event):
     """Something the adapter does not map; ``raw`` keeps it whole, ``reason`` says why."""
 
@@ -302,6 +322,7 @@ InboundEvent = Annotated[
     | SessionStatusChanged
     | BotMembershipChanged
     | ChatMigrated
+    | PresenceChanged
     | Unsupported,
     Field(discriminator="kind"),
 ]

@@ -24,7 +24,7 @@ import httpx
 from ventros_channels.adapters._meta._messaging import MessagingAdapter
 from ventros_channels.adapters.base import ConnectionInfo
 from ventros_channels.adapters.instagram._inbound import DIALECT
-from ventros_channels.adapters.instagram._limits import INSTAGRAM_LIMITS, INSTAGRAM_WINDOW
+from ventros_channels.adapters.instagram._limits import MESSAGING_WINDOW, OUTBOUND_LIMITS
 from ventros_channels.adapters.instagram._outbound import ADDRESSING, ENCODERS
 from ventros_channels.adapters.instagram._profile import PROFILE
 from ventros_channels.adapters.instagram.config import InstagramConfig
@@ -46,8 +46,8 @@ class InstagramAdapter(MessagingAdapter[InstagramConfig]):
     config_model: ClassVar[type[ChannelConfig]] = InstagramConfig
     graph_object: ClassVar[str] = "instagram"
     display_name: ClassVar[str] = "Instagram messaging"
-    messaging_window: ClassVar[MessagingWindowRule | None] = INSTAGRAM_WINDOW
-    outbound_limits: ClassVar[OutboundLimits] = INSTAGRAM_LIMITS
+    messaging_window: ClassVar[MessagingWindowRule | None] = MESSAGING_WINDOW
+    outbound_limits: ClassVar[OutboundLimits] = OUTBOUND_LIMITS
     media_kinds: ClassVar[frozenset[MediaKind]] = frozenset(
         {MediaKind.IMAGE, MediaKind.VIDEO, MediaKind.AUDIO, MediaKind.DOCUMENT, MediaKind.STICKER}
     )

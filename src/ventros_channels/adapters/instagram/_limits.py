@@ -13,11 +13,11 @@ from types import MappingProxyType
 from ventros_channels.adapters._meta._messaging._limits import customer_window, send_api_limits
 from ventros_channels.messaging.limits import LengthUnit
 
-__all__ = ["INSTAGRAM_LIMITS", "INSTAGRAM_WINDOW", "LIMIT_SOURCES", "WINDOW_SOURCE"]
+__all__ = ["LIMIT_SOURCES", "MESSAGING_WINDOW", "OUTBOUND_LIMITS", "WINDOW_SOURCE"]
 
 _SEND = "https://developers.facebook.com/docs/messenger-platform/instagram/features/send-message"
 
-INSTAGRAM_LIMITS = send_api_limits(text_max=1000, text_unit=LengthUnit.UTF8_BYTES)
+OUTBOUND_LIMITS = send_api_limits(text_max=1000, text_unit=LengthUnit.UTF8_BYTES)
 
 LIMIT_SOURCES: Mapping[str, str] = MappingProxyType(
     {
@@ -26,9 +26,9 @@ LIMIT_SOURCES: Mapping[str, str] = MappingProxyType(
         "buttons_max": "https://developers.facebook.com/docs/messenger-platform/instagram/features/quick-replies/",
     }
 )
-"""Where each limit of :data:`INSTAGRAM_LIMITS` is documented, by limit name."""
+"""Where each limit of :data:`OUTBOUND_LIMITS` is documented, by limit name."""
 
-INSTAGRAM_WINDOW = customer_window({})
+MESSAGING_WINDOW = customer_window({})
 """24 hours after the customer's last message; then only ``HUMAN_AGENT`` for 7 days
 (Instagram takes no other tag)."""
 

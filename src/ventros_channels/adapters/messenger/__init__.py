@@ -21,7 +21,7 @@ from ventros_channels.adapters._meta._messaging import MessagingAdapter
 from ventros_channels.adapters._meta._messaging._outbound import OUT_MEDIA
 from ventros_channels.adapters.base import Capability, ConnectionInfo
 from ventros_channels.adapters.messenger._inbound import DIALECT
-from ventros_channels.adapters.messenger._limits import MESSENGER_LIMITS, MESSENGER_WINDOW
+from ventros_channels.adapters.messenger._limits import MESSAGING_WINDOW, OUTBOUND_LIMITS
 from ventros_channels.adapters.messenger._outbound import ADDRESSING, ENCODERS
 from ventros_channels.adapters.messenger._profile import PROFILE
 from ventros_channels.adapters.messenger.config import MessengerConfig
@@ -46,8 +46,8 @@ class MessengerAdapter(MessagingAdapter[MessengerConfig]):
     config_model: ClassVar[type[ChannelConfig]] = MessengerConfig
     graph_object: ClassVar[str] = "page"
     display_name: ClassVar[str] = "Facebook Messenger"
-    messaging_window: ClassVar[MessagingWindowRule | None] = MESSENGER_WINDOW
-    outbound_limits: ClassVar[OutboundLimits] = MESSENGER_LIMITS
+    messaging_window: ClassVar[MessagingWindowRule | None] = MESSAGING_WINDOW
+    outbound_limits: ClassVar[OutboundLimits] = OUTBOUND_LIMITS
     capabilities: ClassVar[frozenset[Capability]] = MessagingAdapter.capabilities | {
         Capability.EDITS
     }

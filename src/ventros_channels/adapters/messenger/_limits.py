@@ -12,11 +12,11 @@ from types import MappingProxyType
 
 from ventros_channels.adapters._meta._messaging._limits import customer_window, send_api_limits
 
-__all__ = ["LIMIT_SOURCES", "MESSENGER_LIMITS", "MESSENGER_WINDOW", "WINDOW_SOURCE"]
+__all__ = ["LIMIT_SOURCES", "MESSAGING_WINDOW", "OUTBOUND_LIMITS", "WINDOW_SOURCE"]
 
 _SEND_API = "https://developers.facebook.com/docs/messenger-platform/reference/send-api/"
 
-MESSENGER_LIMITS = send_api_limits(text_max=2000)
+OUTBOUND_LIMITS = send_api_limits(text_max=2000)
 
 LIMIT_SOURCES: Mapping[str, str] = MappingProxyType(
     {
@@ -25,9 +25,9 @@ LIMIT_SOURCES: Mapping[str, str] = MappingProxyType(
         "buttons_max": "https://developers.facebook.com/docs/messenger-platform/send-messages/quick-replies/",
     }
 )
-"""Where each limit of :data:`MESSENGER_LIMITS` is documented, by limit name."""
+"""Where each limit of :data:`OUTBOUND_LIMITS` is documented, by limit name."""
 
-MESSENGER_WINDOW = customer_window(
+MESSAGING_WINDOW = customer_window(
     {"ACCOUNT_UPDATE": None, "CONFIRMED_EVENT_UPDATE": None, "POST_PURCHASE_UPDATE": None}
 )
 """The standard 24-hour window; outside it only tagged messages: ``HUMAN_AGENT`` for 7 days

@@ -8,6 +8,11 @@ Message ids are unique per chat only, so events carry ``message_id`` as ``"{chat
 ``reply_to`` and send results use the same form, and outbound ``reply_to`` / ``message_id``
 accept it (or the bare number). Bots have no history API: the capability is absent.
 
+Bots cannot mark messages as read and receive no typing events, so neither ``read_receipts``
+nor ``presence`` is declared. ``fetch_profile`` reads ``getChat``; the avatar comes back as a
+file id (``avatar_media_id``), never as a link, because Telegram's file links embed the bot
+token.
+
 The wire format is described in ``_payloads``, updates are mapped by the tables in ``_inbound``
 and outbound messages encoded by the table in ``_outbound``.
 """
@@ -26,17 +31,29 @@ from ventros_channels.adapters.base import (
     Capability,
     ChannelAdapter,
     ConnectionInfo,
+    ContactProfile,
     MediaContent,
     WebhookInfo,
 )
-from ventros_channels.adapters.telegram._inbound import Context, map_update, unsupported
+from ventros_channels.adapters.telegram._inbound import (
+    Context,
+    display_name,
+    map_update,
+    unsupported,
+)
+from ventros_channels.adapters.telegram._limits import OUTBOUND_LIMITS
 from ventros_channels.adapters.telegram._outbound import (
     ENCODERS,
     SEND_METHODS,
     ApiCall,
     send_result,
 )
-from ventros_channels.adapters.telegram._payloads import ApiAnswer, Update, WebhookInfoData
+from ventros_channels.adapters.telegram._payloads import (
+    ApiAnswer,
+    ChatFullInfo,
+    Update,
+    WebhookInfoData,
+)
 from ventros_channels.adapters.telegram.config import TelegramConfig
 from ventros_channels.domain.config import ChannelConfig
 from ventros_channels.domain.types import ChannelType
@@ -53,6 +70,7 @@ from ventros_channels.errors import (
 )
 from ventros_channels.http import error_for_status, parse_retry_after
 from ventros_channels.messaging.inbound import Attachment, InboundEvent, MediaKind
+from ventros_channels.messaging.limits import OutboundLimits
 from ventros_channels.messaging.outbound import OutboundMessage, SendResult
 from ventros_channels.ratelimit import RateLimit
 from ventros_channels.webhooks.request import VerificationKeys, WebhookRequest
@@ -98,9 +116,16 @@ class TelegramAdapter(ChannelAdapter[TelegramConfig]):
             Capability.INTERACTIVE,
             Capability.TYPING,
             Capability.WEBHOOK_REGISTRATION,
+            Capability.EDIT_MESSAGES,
+            Capability.DELETE_MESSAGES,
+            Capability.LOCATION_MESSAGES,
+            Capability.CONTACT_MESSAGES,
+            Capability.POLLS,
+            Capability.PROFILES,
         }
     )
     media_kinds: ClassVar[frozenset[MediaKind]] = frozenset(SEND_METHODS)
+    outbound_limits: ClassVar[OutboundLimits] = OUTBOUND_LIMITS
     verifies_body: ClassVar[bool] = False  # a shared header token, no signature of the body
     rate_limits: ClassVar[tuple[RateLimit, ...]] = (
         # Bot API FAQ: about 30 messages a second per bot, one a second per chat (short
@@ -300,4 +325,23 @@ class TelegramAdapter(ChannelAdapter[TelegramConfig]):
             content=response.content,
             mime_type=attachment.mime_type or response.headers.get("content-type"),
             filename=attachment.filename or str(info["file_path"]).rsplit("/", 1)[-1],
+        )
+
+    async def fetch_profile(
+        self, client: httpx.AsyncClient, config: TelegramConfig, user_id: str
+    ) -> ContactProfile:
+        """``getChat`` on the user's private chat (bots see users who wrote to them).
+
+        The avatar is returned as ``avatar_media_id`` (the big photo's file id), not as a
+        link: a file link holds the bot token. Download it with :meth:`download_media`.
+        """
+        chat: ChatFullInfo = await self._get(client, config, "getChat", {"chat_id": user_id})
+        photo = chat.get("photo") or {}
+        return ContactProfile(
+            user_id=str(chat["id"]),
+            display_name=display_name(chat),
+            username=chat.get("username"),
+            avatar_media_id=photo.get("big_file_id"),
+            about=chat.get("bio") or chat.get("description"),
+            raw=chat,
         )

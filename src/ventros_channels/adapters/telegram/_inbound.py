@@ -45,7 +45,7 @@ from ventros_channels.messaging.inbound import (
     Unsupported,
 )
 
-__all__ = ["Context", "map_update", "unsupported"]
+__all__ = ["Context", "display_name", "map_update", "unsupported"]
 
 TELEGRAM = ChannelType.TELEGRAM
 _CHAT_TYPES = {

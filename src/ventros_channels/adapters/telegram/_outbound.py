@@ -1,5 +1,11 @@
 """Outbound messages to Bot API calls, by table: each message class has an encoder that names
 the method and builds its body (JSON, or a multipart form when bytes are uploaded).
+
+Each encoder follows its method's page of https://core.telegram.org/bots/api. What Telegram
+cannot carry is refused with :class:`CapabilityNotSupportedError` before any request, never
+dropped: a venue without an address, a contact without a phone number, deleting a message
+for our own account only. Bots cannot mark messages as read (there is no such method), so
+``MarkAsRead`` has no encoder.
 """
 
 from __future__ import annotations
@@ -10,19 +16,26 @@ from typing import Any
 
 import attrs
 
+from ventros_channels.errors import CapabilityNotSupportedError
 from ventros_channels.messaging.inbound import MediaKind
 from ventros_channels.messaging.outbound import (
     ButtonsMessage,
+    ContactsMessage,
+    DeleteMessage,
+    EditMessage,
     ListMessage,
+    LocationMessage,
     MediaMessage,
     OutboundMessage,
+    PollMessage,
     Reaction,
     SendResult,
     TextMessage,
     Typing,
+    TypingActivity,
 )
 
-__all__ = ["ENCODERS", "SEND_METHODS", "ApiCall", "send_result", "split_id"]
+__all__ = ["CHAT_ACTIONS", "ENCODERS", "SEND_METHODS", "ApiCall", "send_result", "split_id"]
 
 SEND_METHODS: dict[MediaKind, tuple[str, str]] = {
     MediaKind.IMAGE: ("sendPhoto", "photo"),
@@ -108,11 +121,71 @@ def _reaction(message: Reaction) -> ApiCall:
     return ApiCall("setMessageReaction", body, idempotent=True, sends=False)
 
 
+CHAT_ACTIONS: dict[TypingActivity, str] = {"typing": "typing", "recording": "record_voice"}
+"""Typing activity -> the ``sendChatAction`` action that shows it."""
+
+
 def _typing(message: Typing) -> ApiCall | None:
     if not message.on:  # Telegram's chat action ends by itself after a few seconds
         return None
-    body = {"chat_id": message.to, "action": "typing"}
+    body: dict[str, Any] = {"chat_id": message.to, "action": CHAT_ACTIONS[message.activity]}
+    if message.thread_id is not None:
+        body["message_thread_id"] = int(message.thread_id)
     return ApiCall("sendChatAction", body, idempotent=True, sends=False)
+
+
+def _in_chat(message: EditMessage | DeleteMessage) -> dict[str, Any]:
+    """The chat and message id an edit or a deletion names (``"chat:msg"`` or the bare id)."""
+    _, msg = split_id(message.message_id)
+    return {"chat_id": message.to, "message_id": msg}
+
+
+def _edit(message: EditMessage) -> ApiCall:
+    body = {**_in_chat(message), "text": message.text}
+    if message.parse_mode:
+        body["parse_mode"] = message.parse_mode
+    # not retried after an ambiguous failure: a repeat of an edit that went through is
+    # refused ("message is not modified"), which would report a success as an error
+    return ApiCall("editMessageText", body, sends=False)
+
+
+def _delete(message: DeleteMessage) -> ApiCall:
+    if not message.for_everyone:
+        raise CapabilityNotSupportedError("telegram", "delete a message for our account only")
+    return ApiCall("deleteMessage", _in_chat(message), sends=False)  # a repeat finds nothing
+
+
+def _location(message: LocationMessage) -> ApiCall:
+    point = {**_target(message), "latitude": message.latitude, "longitude": message.longitude}
+    if message.name is None:
+        return ApiCall("sendLocation", point)
+    if message.address is None:  # sendVenue requires both a title and an address
+        raise CapabilityNotSupportedError("telegram", "send a named location without an address")
+    return ApiCall("sendVenue", {**point, "title": message.name, "address": message.address})
+
+
+def _contact(message: ContactsMessage) -> ApiCall:
+    """One card per message (``contacts_max`` is 1: more are refused before this runs)."""
+    card = message.contacts[0]
+    if not card.phones:
+        raise CapabilityNotSupportedError("telegram", "send a contact without a phone number")
+    if not (card.name and card.name.strip()):
+        raise CapabilityNotSupportedError("telegram", "send a contact without a name")
+    body = {**_target(message), "phone_number": card.phones[0], "first_name": card.name}
+    if card.vcard is not None:
+        body["vcard"] = card.vcard
+    return ApiCall("sendContact", body)
+
+
+def _poll(message: PollMessage) -> ApiCall:
+    body = {
+        **_target(message),
+        "question": message.question,
+        "options": [{"text": option} for option in message.options],
+        "is_anonymous": message.anonymous,
+        "allows_multiple_answers": message.multiple_answers,
+    }
+    return ApiCall("sendPoll", body)
 
 
 ENCODERS: dict[type[OutboundMessage], Callable[[Any], ApiCall | None]] = {
@@ -122,6 +195,11 @@ ENCODERS: dict[type[OutboundMessage], Callable[[Any], ApiCall | None]] = {
     MediaMessage: _media,
     Reaction: _reaction,
     Typing: _typing,
+    EditMessage: _edit,
+    DeleteMessage: _delete,
+    LocationMessage: _location,
+    ContactsMessage: _contact,
+    PollMessage: _poll,
 }
 """Outbound class -> encoder; ``None`` from an encoder means nothing needs sending."""
 

@@ -13,8 +13,10 @@ __all__ = [
     "ApiAnswer",
     "CallbackQuery",
     "Chat",
+    "ChatFullInfo",
     "ChatMember",
     "ChatMemberUpdated",
+    "ChatPhoto",
     "Contact",
     "File",
     "LocationData",
@@ -46,6 +48,22 @@ class Chat(TypedDict, total=False):
     first_name: str
     last_name: str
     is_forum: bool
+
+
+class ChatPhoto(TypedDict, total=False):
+    small_file_id: str
+    small_file_unique_id: str
+    big_file_id: str
+    big_file_unique_id: str
+
+
+class ChatFullInfo(Chat, total=False):
+    """What ``getChat`` answers: the chat and its details (see ``#chatfullinfo`` of the API)."""
+
+    bio: str
+    description: str
+    photo: ChatPhoto
+    active_usernames: list[str]
 
 
 class PhotoSize(TypedDict, total=False):

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, cast
@@ -37,6 +38,7 @@ from ventros_channels.adapters.base import (
     ChannelAdapter,
     ChatSummary,
     ConnectionInfo,
+    ContactProfile,
     HistoryPage,
     MediaContent,
     PairingStep,
@@ -51,10 +53,12 @@ from ventros_channels.adapters.waha._inbound import (
     map_history_item,
     map_message,
     normalize_jid,
+    read_jid,
     unsupported,
 )
+from ventros_channels.adapters.waha._limits import OUTBOUND_LIMITS
 from ventros_channels.adapters.waha._outbound import ENCODERS
-from ventros_channels.adapters.waha._payloads import Envelope, Me, WAMessage
+from ventros_channels.adapters.waha._payloads import Contact, Envelope, Me, WAMessage
 from ventros_channels.adapters.waha.config import WAHAApiKeyAuth, WAHAConfig
 from ventros_channels.domain.channel import Channel
 from ventros_channels.domain.config import ChannelConfig
@@ -74,7 +78,9 @@ from ventros_channels.messaging.inbound import (
     MediaKind,
     MessageEcho,
     MessageReceived,
+    SessionStatusChanged,
 )
+from ventros_channels.messaging.limits import OutboundLimits
 from ventros_channels.messaging.outbound import OutboundMessage, SendResult
 from ventros_channels.webhooks.request import VerificationKeys, WebhookRequest
 from ventros_channels.webhooks.signatures import hmac_hex, verify_hmac
@@ -88,6 +94,7 @@ __all__ = [
 ]
 
 WAHA = ChannelType.WAHA
+logger = logging.getLogger(__name__)
 DEFAULT_REPLAY_WINDOW = timedelta(hours=1)
 """How old a signed envelope may be: the retries this library registers (exponential, ten
 attempts from 2 s) end within about 35 minutes; older copies are replays."""
@@ -113,8 +120,16 @@ class WAHAAdapter(ChannelAdapter[WAHAConfig]):
             Capability.HISTORY_IMPORT,
             Capability.WEBHOOK_REGISTRATION,
             Capability.SESSION_PAIRING,
+            Capability.EDIT_MESSAGES,
+            Capability.DELETE_MESSAGES,
+            Capability.LOCATION_MESSAGES,
+            Capability.CONTACT_MESSAGES,
+            Capability.POLLS,
+            Capability.PROFILES,
+            Capability.PRESENCE,
         }
     )
+    outbound_limits: ClassVar[OutboundLimits] = OUTBOUND_LIMITS
     media_kinds: ClassVar[frozenset[MediaKind]] = frozenset(
         {MediaKind.IMAGE, MediaKind.DOCUMENT, MediaKind.VOICE, MediaKind.VIDEO, MediaKind.AUDIO}
     )
@@ -134,6 +149,7 @@ class WAHAAdapter(ChannelAdapter[WAHAConfig]):
         super().__init__(policy=policy, limits=limits)
         self.replay_window = replay_window
         self.accept_unstamped = accept_unstamped
+        self.restarts = sessions.RestartBudget()
 
     # ------------------------------------------------------------------ sans-IO
 
@@ -185,7 +201,7 @@ class WAHAAdapter(ChannelAdapter[WAHAConfig]):
         session = envelope.get("session")
         ctx = Context(envelope, session if isinstance(session, str) else None, self.event_key)
         try:
-            return [map_envelope(ctx)]
+            return map_envelope(ctx)
         except MALFORMED as exc:
             return [unsupported(ctx, f"malformed ({type(exc).__name__})")]
 
@@ -208,8 +224,52 @@ class WAHAAdapter(ChannelAdapter[WAHAConfig]):
     # ------------------------------------------------------------------ session pairing
 
     def apply_session_status(self, channel: Channel, status: str) -> PairingStep:
-        """Record a WAHA session status on the channel (see :mod:`._session`)."""
-        return sessions.apply_status(channel, status)
+        """Record a WAHA session status on the channel (see :mod:`._session`); ``restart`` in
+        the answer means the config asks for a FAILED session to be restarted."""
+        step = sessions.apply_status(channel, status)
+        if step.status is sessions.WORKING and isinstance(channel.config, WAHAConfig):
+            self.restarts.reset(channel.config)
+        return step
+
+    async def restart_failed_session(
+        self, client: httpx.AsyncClient, config: WAHAConfig
+    ) -> str | None:
+        """Restart the session if it is still FAILED, after the policy's wait
+        (``config.auto_restart``); returns the status it is left in, or ``None`` when no
+        restart is allowed (the policy is off, or its attempts since the session last worked
+        are used up). ``POST /api/sessions/{session}/restart`` stops and starts it again."""
+        delay = self.restarts.next_delay(config)
+        if delay is None:
+            return None
+        await self.policy.sleep(delay)
+        status = await self.session_status(client, config)
+        if status != sessions.FAILED:
+            return status  # recovered, or restarted by someone else meanwhile
+        path = f"/api/sessions/{config.session_id}/restart"
+        response = await self._request(client, config, "POST", path, idempotent=True)
+        data = _json_object(response).get("status")
+        return str(data) if data else await self.session_status(client, config)
+
+    def auto_restart_hook(
+        self, client: httpx.AsyncClient, then: sessions.SessionStatusHook
+    ) -> sessions.SessionStatusHook:
+        """A session-status hook for the webhook dispatcher (``with_session_status(...,
+        hook=...)``): ``then`` applies the status as usual (e.g. the channel service's
+        ``on_session_status``), then a FAILED session whose config enables ``auto_restart``
+        is restarted. The wait before the restart happens in the handling worker; a platform
+        error is logged, not raised (the delivery itself was handled)."""
+
+        async def hook(channel: Channel, event: SessionStatusChanged) -> None:
+            await then(channel, event)
+            config = channel.config
+            if not isinstance(config, WAHAConfig) or event.status != sessions.FAILED:
+                return
+            try:
+                await self.restart_failed_session(client, config)
+            except PlatformError as exc:
+                logger.warning("restarting WAHA session %s failed: %s", config.session_id, exc)
+
+        return hook
 
     def pairing_step(self, channel: Channel) -> PairingStep:
         return sessions.current_step(channel)
@@ -528,3 +588,35 @@ class WAHAAdapter(ChannelAdapter[WAHAConfig]):
             mime_type=attachment.mime_type or response.headers.get("content-type"),
             filename=attachment.filename,
         )
+
+    async def fetch_profile(
+        self, client: httpx.AsyncClient, config: WAHAConfig, user_id: str
+    ) -> ContactProfile:
+        """``GET /api/contacts`` and ``/api/contacts/profile-picture`` for ``user_id`` (a chat id
+        such as ``<digits>@c.us`` or an ``@lid``). WAHA answers for any number, registered or
+        not; the picture is ``None`` when the contact's privacy settings hide it. Its link
+        points at WhatsApp's servers and expires after a while.
+        """
+        params = {"contactId": user_id, "session": config.session_id}
+        found = await self._request(
+            client, config, "GET", "/api/contacts", idempotent=True, params=params
+        )
+        picture = await self._request(
+            client, config, "GET", "/api/contacts/profile-picture", idempotent=True, params=params
+        )
+        contact = cast(Contact, _json_object(found))
+        number = contact.get("number")
+        phone = number or (user_id.split("@", 1)[0] if user_id.endswith("@c.us") else None)
+        return ContactProfile(
+            user_id=normalize_jid(read_jid(contact.get("id")) or user_id),
+            display_name=contact.get("name") or contact.get("pushname") or None,
+            avatar_url=_json_object(picture).get("profilePictureURL") or None,
+            phone=phone,
+            raw=contact or None,
+        )
+
+
+def _json_object(response: httpx.Response) -> dict[str, Any]:
+    """The answer's JSON object; ``{}`` for an empty body or ``null`` (an unknown contact)."""
+    data = response.json() if response.content else None
+    return data if isinstance(data, dict) else {}

@@ -25,6 +25,8 @@ from ventros_channels.adapters.waha._payloads import (
     Envelope,
     Me,
     MediaData,
+    PresenceData,
+    PresencePayload,
     ReactionPayload,
     RevokedPayload,
     SessionStatusPayload,
@@ -43,6 +45,8 @@ from ventros_channels.messaging.inbound import (
     MessageEcho,
     MessageEdited,
     MessageReceived,
+    Presence,
+    PresenceChanged,
     ReactionChanged,
     SessionStatusChanged,
     SharedContact,
@@ -62,6 +66,7 @@ __all__ = [
     "map_history_item",
     "map_message",
     "normalize_jid",
+    "read_jid",
     "unsupported",
 ]
 
@@ -127,7 +132,7 @@ def chat_type(chat_id: str) -> ChatType:
     return ChatType.DIRECT
 
 
-def _jid(value: object) -> str | None:
+def read_jid(value: object) -> str | None:
     """A JID given as a string or as an object with ``_serialized`` (WEBJS)."""
     if type(value) is str:
         return value or None
@@ -146,10 +151,10 @@ def id_parts(ident: object) -> tuple[str | None, str | None]:
             return parts[1] or None, parts[3] if len(parts) == 4 else None
         return None, None
     if isinstance(ident, dict):
-        remote = _jid(ident.get("remote"))
+        remote = read_jid(ident.get("remote"))
         if remote is None:
             return id_parts(ident.get("_serialized"))
-        return remote, _jid(ident.get("participant"))
+        return remote, read_jid(ident.get("participant"))
     return None, None
 
 
@@ -157,7 +162,7 @@ def message_id(ident: object) -> str:
     """The WAHA id of a message, given as a string or an id object."""
     if type(ident) is str:
         return ident
-    serialized = _jid(ident)
+    serialized = read_jid(ident)
     if serialized is None:
         raise TypeError("message id is neither a string nor an id object")
     return serialized
@@ -194,7 +199,7 @@ def _engine(payload: WAMessage) -> EngineData:
 
 
 def _chat(payload: WAMessage, id_chat: str | None, from_me: bool) -> str:
-    raw_from, raw_to = _jid(payload.get("from")), _jid(payload.get("to"))
+    raw_from, raw_to = read_jid(payload.get("from")), read_jid(payload.get("to"))
     if id_chat is not None and id_chat.endswith(_SHARED):
         return id_chat  # a group, broadcast or channel named by the id is the chat
     if STATUS_BROADCAST in (raw_from, raw_to):
@@ -235,7 +240,7 @@ def address(payload: WAMessage, me: Me) -> Address:
         mine = me.get("id")
         sender = normalize_jid(mine) if isinstance(mine, str) and mine else None
     elif shared:
-        raw_from = _jid(payload.get("from"))
+        raw_from = read_jid(payload.get("from"))
         poster = raw_from if raw_from and not raw_from.endswith(_SHARED) else None
         sender = candidates[0] if candidates else (normalize_jid(poster) if poster else None)
     else:
@@ -401,14 +406,14 @@ def _ack(payload: AckPayload, ctx: Context) -> InboundEvent:
     if status is None:
         return unsupported(ctx, f"unknown ack value {ack}")
     id_chat, _id_participant = id_parts(payload.get("id"))
-    raw_from = _jid(payload.get("from"))
+    raw_from = read_jid(payload.get("from"))
     # in an ack, "from" is the chat the message went to, whoever sent it; a group or
     # broadcast named by the id wins (NOWEB names the reader in "from" there)
     chat = id_chat if id_chat and id_chat.endswith(_SHARED) else raw_from or id_chat
     if chat is None:
         raise KeyError("from")
     chat_id = normalize_jid(chat)
-    reader = _jid(payload.get("participant")) or (raw_from if raw_from != chat else None)
+    reader = read_jid(payload.get("participant")) or (raw_from if raw_from != chat else None)
     ident = message_id(payload["id"])
     return StatusChanged(
         channel_type=WAHA,
@@ -432,12 +437,12 @@ def _reaction(payload: ReactionPayload, ctx: Context) -> InboundEvent:
     return ReactionChanged(
         channel_type=WAHA,
         account_id=ctx.session,
-        message_id=str(_jid(ident) or ident),
+        message_id=str(read_jid(ident) or ident),
         **address(payload, ctx.me).fields(),
         **stamp(payload.get("timestamp"), ctx.envelope_time),
         target_message_id=str(reaction["messageId"]),
         emoji=text,
-        idempotency_key=ctx.key(ctx.session, "reaction", _jid(ident) or ident, text or ""),
+        idempotency_key=ctx.key(ctx.session, "reaction", read_jid(ident) or ident, text or ""),
         raw=ctx.envelope,
     )
 
@@ -464,7 +469,7 @@ def _revoked(payload: RevokedPayload, ctx: Context) -> InboundEvent:
     return MessageDeleted(
         channel_type=WAHA,
         account_id=ctx.session,
-        message_id=_jid(ident),
+        message_id=read_jid(ident),
         **address(after, ctx.me).fields(),
         **stamp(after.get("timestamp"), ctx.envelope_time),
         target_message_id=target,
@@ -487,6 +492,46 @@ def _session_status(payload: SessionStatusPayload, ctx: Context) -> InboundEvent
         raw=ctx.envelope,
     )
 
+
+PRESENCES: dict[str, Presence] = {
+    "typing": "typing",
+    "recording": "recording",
+    "paused": "paused",
+    "online": "online",
+    "offline": "offline",
+}
+"""WAHA's ``lastKnownPresence`` values (the same in every engine) and what each one is."""
+
+
+def _presence(item: PresenceData, chat_id: str, ctx: Context) -> InboundEvent:
+    member = normalize_jid(str(item.get("participant") or chat_id))
+    ident = ctx.envelope.get("id")
+    parts = (ident, member) if isinstance(ident, str) else (content_key("c", ctx.envelope), member)
+    last_seen = item.get("lastSeen")
+    return PresenceChanged(
+        channel_type=WAHA,
+        account_id=ctx.session,
+        chat_id=chat_id,
+        chat_type=chat_type(chat_id),
+        sender_id=member,
+        **stamp(None, ctx.envelope_time),
+        presence=PRESENCES[str(item.get("lastKnownPresence"))],
+        last_seen=epoch(last_seen) if last_seen else None,
+        idempotency_key=ctx.key(ctx.session, "presence", *parts),
+        raw=ctx.envelope,
+    )
+
+
+def _presences(payload: PresencePayload, ctx: Context) -> list[InboundEvent]:
+    """``presence.update``: one event per member whose presence the delivery reports."""
+    chat_id = normalize_jid(str(payload["id"]))
+    return [_presence(item, chat_id, ctx) for item in payload.get("presences") or ()]
+
+
+BATCH_MAPPERS: dict[str, Callable[[Any, Context], list[InboundEvent]]] = {
+    "presence.update": _presences,
+}
+"""Envelope ``event`` -> mapper of an event that reports several items at once."""
 
 EVENT_MAPPERS: dict[str, Callable[[Any, Context], InboundEvent]] = {
     "message": _message_event,
@@ -512,12 +557,17 @@ def map_history_item(item: object, session: str | None, key: KeyFn) -> InboundEv
         return unsupported(ctx, f"malformed ({type(exc).__name__})")
 
 
-def map_envelope(ctx: Context) -> InboundEvent:
+def map_envelope(ctx: Context) -> list[InboundEvent]:
+    """The delivery's events: one per item (most events hold one); an event kind the tables
+    do not cover, or a batch with no items, is :class:`Unsupported`."""
     kind = ctx.envelope["event"]
+    batch = BATCH_MAPPERS.get(kind)
+    if batch is not None:
+        return batch(ctx.envelope["payload"], ctx) or [unsupported(ctx, f"empty {kind!r}")]
     mapper = EVENT_MAPPERS.get(kind)
     if mapper is None:
-        return unsupported(ctx, f"event {kind!r} is not mapped")
-    return mapper(ctx.envelope["payload"], ctx)
+        return [unsupported(ctx, f"event {kind!r} is not mapped")]
+    return [mapper(ctx.envelope["payload"], ctx)]
 
 
 # ------------------------------------------------------------------ lossless fallback
@@ -528,11 +578,11 @@ def _what_can_be_read(payload: WAMessage, ctx: Context) -> Fields:
     try:
         fields = address(payload, ctx.me).fields()
     except MALFORMED:
-        chat = _jid(payload.get("from"))
+        chat = read_jid(payload.get("from"))
         fields = {"chat_id": normalize_jid(chat)} if chat else {}
         if chat:
             fields["chat_type"] = chat_type(fields["chat_id"])
-    ident = _jid(payload.get("id"))
+    ident = read_jid(payload.get("id"))
     if ident is not None:
         fields["message_id"] = ident
     return fields

@@ -12,6 +12,7 @@ from typing import Required, TypedDict
 
 __all__ = [
     "AckPayload",
+    "Contact",
     "EngineData",
     "EngineInfo",
     "EngineKey",
@@ -19,6 +20,8 @@ __all__ = [
     "Me",
     "MediaData",
     "MessageKey",
+    "PresenceData",
+    "PresencePayload",
     "ReactionData",
     "ReactionPayload",
     "RevokedPayload",
@@ -162,3 +165,29 @@ class RevokedPayload(TypedDict, total=False):
 class SessionStatusPayload(TypedDict, total=False):
     name: str
     status: Required[str]
+
+
+class PresenceData(TypedDict, total=False):
+    """One member's presence in a ``presence.update``."""
+
+    participant: str
+    lastKnownPresence: str  # offline | online | typing | recording | paused
+    lastSeen: int | None
+
+
+class PresencePayload(TypedDict, total=False):
+    """``presence.update``: the chat and the presence of each member who changed."""
+
+    id: Required[str]
+    presences: list[PresenceData]
+
+
+class Contact(TypedDict, total=False):
+    """``GET /api/contacts``: the engine's contact (``id`` may be an object in WEBJS)."""
+
+    id: str | MessageKey
+    number: str
+    name: str
+    pushname: str
+    shortName: str
+    isBusiness: bool

@@ -16,8 +16,21 @@ from ventros_channels.webhooks.request import WebhookRequest
 
 __all__ = ["WAHA_HOST", "FakeWAHA", "SyntheticHistory"]
 
-_SENDS = frozenset({"sendText", "sendImage", "sendFile", "sendVoice", "sendVideo"})
+_SENDS = frozenset(
+    {
+        "sendText",
+        "sendImage",
+        "sendFile",
+        "sendVoice",
+        "sendVideo",
+        "sendLocation",
+        "sendContactVcard",
+        "sendPoll",
+    }
+)
 _ACTIONS = frozenset({"sendSeen", "reaction", "startTyping", "stopTyping"})
+_PRESENCES = frozenset({"online", "offline", "typing", "recording", "paused"})
+"""What ``POST /api/{session}/presence`` accepts."""
 
 WAHA_HOST = "http://waha.fake"
 
@@ -67,7 +80,10 @@ class FakeWAHA(FakePlatform):
     """A WAHA server with sessions, QR pairing, sends and (synthetic) history.
 
     A session keeps its pairing when stopped (a restart goes straight to WORKING) and loses it
-    when logged out, as WAHA does. :meth:`fail_next` makes the next matching calls fail.
+    when logged out, as WAHA does. :meth:`fail_next` makes the next matching calls fail;
+    ``failing_restarts`` makes that many (re)starts end FAILED. Sent messages are kept
+    (``messages``) so edits and deletions find them or answer 404; ``contacts`` holds what
+    ``/api/contacts`` and its profile picture answer.
     """
 
     name = "waha"
@@ -80,6 +96,13 @@ class FakeWAHA(FakePlatform):
         self.sessions: dict[str, dict[str, Any]] = {}
         self.paired: set[str] = set()
         self.history: SyntheticHistory | None = None
+        self.messages: dict[str, dict[str, Any]] = {}
+        """Sent messages not deleted, by id (their ``body`` changes with an edit)."""
+        self.presences: list[tuple[str, str]] = []
+        """(chat id, presence) set through ``/api/{session}/presence``."""
+        self.contacts: dict[str, dict[str, Any]] = {}
+        """Contact ids -> ``{"contact": ..., "picture": url or None}``."""
+        self.failing_restarts = 0
         self._failures: list[tuple[str, int, int]] = []
         self._qr = itertools.count(1)
         self._events = itertools.count(1)
@@ -116,7 +139,15 @@ class FakeWAHA(FakePlatform):
             return failed
         body = json.loads(request.content) if request.content else {}
         parts = request.url.path.strip("/").split("/")
-        for route in (self._session_route, self._pairing_route, self._history_route):
+        routes = (
+            self._session_route,
+            self._pairing_route,
+            self._message_route,
+            self._presence_route,
+            self._contacts_route,
+            self._history_route,
+        )
+        for route in routes:
             answer = route(parts, request, body)
             if answer is not None:
                 return answer
@@ -151,7 +182,10 @@ class FakeWAHA(FakePlatform):
     ) -> httpx.Response | None:
         """``start`` / ``restart`` (a paired session comes up WORKING), ``stop`` / ``logout``."""
         if action in ("start", "restart"):
-            if session["status"] != "WORKING":
+            if self.failing_restarts > 0:
+                self.failing_restarts -= 1
+                session["status"] = "FAILED"
+            elif session["status"] != "WORKING" or action == "restart":
                 session["status"] = "WORKING" if name in self.paired else "SCAN_QR_CODE"
         elif action in ("stop", "logout"):
             session["status"] = "STOPPED"
@@ -189,6 +223,51 @@ class FakeWAHA(FakePlatform):
             return json_response(201, {"code": f"FAKE-{digits[-4:]:0>4}"})
         return None
 
+    def _message_route(
+        self, parts: list[str], request: httpx.Request, body: dict[str, Any]
+    ) -> httpx.Response | None:
+        """``PUT`` (edit) and ``DELETE`` ``/api/{session}/chats/{chatId}/messages/{messageId}``."""
+        if len(parts) != 6 or parts[0] != "api" or parts[2:5:2] != ["chats", "messages"]:
+            return None
+        message = self.messages.get(parts[5])
+        if request.method not in ("PUT", "DELETE"):
+            return None
+        if message is None or message["chatId"] != parts[3]:
+            return json_response(404, {"message": "Message not found"})
+        if request.method == "DELETE":
+            del self.messages[parts[5]]
+            return json_response(200, {})
+        if not isinstance(body.get("text"), str):
+            return json_response(400, {"message": "text must be a string"})
+        message["text"] = body["text"]
+        return json_response(200, {"id": parts[5], "body": body["text"]})
+
+    def _presence_route(
+        self, parts: list[str], request: httpx.Request, body: dict[str, Any]
+    ) -> httpx.Response | None:
+        """``POST /api/{session}/presence`` with ``chatId`` and ``presence``."""
+        if len(parts) != 3 or parts[0] != "api" or parts[2] != "presence":
+            return None
+        if request.method != "POST" or body.get("presence") not in _PRESENCES:
+            return json_response(400, {"message": "presence must be one of " + str(_PRESENCES)})
+        self.presences.append((str(body.get("chatId")), str(body["presence"])))
+        return json_response(201, {})
+
+    def _contacts_route(
+        self, parts: list[str], request: httpx.Request, body: dict[str, Any]
+    ) -> httpx.Response | None:
+        """``GET /api/contacts`` and ``/api/contacts/profile-picture`` (query ``contactId`` and
+        ``session``): ``null`` and a null picture for unknown contacts, as NOWEB answers."""
+        if parts[:2] != ["api", "contacts"] or request.method != "GET":
+            return None
+        params = request.url.params
+        if params.get("session") not in self.sessions or not params.get("contactId"):
+            return json_response(400, {"message": "contactId and a known session are required"})
+        known = self.contacts.get(params["contactId"]) or {}
+        if parts[2:] == ["profile-picture"]:
+            return json_response(200, {"profilePictureURL": known.get("picture")})
+        return json_response(200, known.get("contact")) if len(parts) == 2 else None
+
     def _history_route(
         self, parts: list[str], request: httpx.Request, body: dict[str, Any]
     ) -> httpx.Response | None:
@@ -213,10 +292,9 @@ class FakeWAHA(FakePlatform):
     def _send(self, endpoint: str, body: dict[str, Any]) -> httpx.Response:
         chat = str(body.get("chatId"))
         self.sent.append(SentMessage("waha", chat, endpoint, body))
-        return json_response(
-            201,
-            {"id": f"true_{chat}_FAKE{next(self._ids)}", "timestamp": int(self.now().timestamp())},
-        )
+        ident = f"true_{chat}_FAKE{next(self._ids)}"
+        self.messages[ident] = {"chatId": chat, "text": body.get("text")}
+        return json_response(201, {"id": ident, "timestamp": int(self.now().timestamp())})
 
     def _envelope(self, session: str, event: str, payload: dict[str, Any]) -> dict[str, Any]:
         now = self.now()
@@ -245,6 +323,21 @@ class FakeWAHA(FakePlatform):
             self._envelope(session, "session.status", payload),
             hmac_key or self.hmac_key,
             self.now(),
+        )
+
+    def presence_update(
+        self, chat_id: str, presences: list[tuple[str, str]], session: str = "default"
+    ) -> WebhookRequest:
+        """A signed ``presence.update``: (participant, presence) pairs for the chat."""
+        payload = {
+            "id": chat_id,
+            "presences": [
+                {"participant": who, "lastKnownPresence": what, "lastSeen": None}
+                for who, what in presences
+            ],
+        }
+        return signed_request(
+            "waha", self._envelope(session, "presence.update", payload), self.hmac_key, self.now()
         )
 
     def webhook_url(self, session: str = "default") -> str | None:
