@@ -37,7 +37,6 @@ from ventros_channels.messaging import (
     MediaKind,
     MediaMessage,
     PresenceChanged,
-    SessionStatusChanged,
     SharedContact,
     TextMessage,
     Unsupported,
@@ -284,33 +283,6 @@ def test_the_session_hook_asks_for_a_restart_only_when_enabled() -> None:
     off = _waha_channel()
     assert adapter.apply_session_status(off, "FAILED").restart is False
     assert adapter.apply_session_status(on, "STARTING").restart is False
-
-
-async def test_auto_restart_hook_applies_the_status_then_restarts(fake: Fake) -> None:
-    channel = _waha_channel(enabled=True, first_delay=1)
-    channel_config = channel.config
-    assert isinstance(channel_config, WAHAConfig)
-    fake.waha.sessions["default"]["status"] = "FAILED"
-    applied: list[str] = []
-
-    async def then(ch: Channel, event: SessionStatusChanged) -> None:
-        applied.append(event.status)
-        fake.adapter.apply_session_status(ch, event.status)
-
-    hook = fake.adapter.auto_restart_hook(fake.client, then)
-    failed = SessionStatusChanged(
-        channel_type="waha",
-        chat_id=channel_config.session_id,
-        timestamp=FixedClock().now(),
-        idempotency_key="k1",
-        status="FAILED",
-    )
-    await hook(channel, failed)
-    assert applied == ["FAILED"]
-    restarts = [r for r in fake.waha.requests if r.url.path.endswith("/restart")]
-    assert restarts
-    assert fake.waha.sessions["default"]["status"] == "WORKING"
-    assert channel.status is ChannelStatus.ERROR  # until WAHA reports WORKING by webhook
 
 
 def test_limits_and_their_sources_live_in_the_package() -> None:

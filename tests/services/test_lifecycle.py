@@ -333,3 +333,44 @@ async def test_a_health_check_leaves_a_never_started_session_alone(
     channel_id = await create(service, fakes, "waha")
     assert await service.refresh_status(channel_id, tenant_id=TENANT) is ChannelStatus.CONNECTING
     assert fakes.waha.requests == []
+
+
+async def test_a_failed_session_is_restarted_when_the_channel_asks_for_it(
+    repo: InMemoryChannelRepository,
+    service: ChannelService,
+    fakes: FakePlatforms,
+    clock: FixedClock,
+) -> None:
+    """A FAILED ``session.status`` through the dispatcher's default hook: the status is saved,
+    then the service restarts the session (WAHA's restart endpoint) because the channel's
+    config enables ``auto_restart``; without it nothing is restarted."""
+
+    async def handler(event: InboundEvent, context: RoutingContext) -> None:
+        return None
+
+    dispatcher, _ = make_dispatcher(repo, service, clock, handler)
+    await dispatcher.start()
+    restart = {"enabled": True, "first_delay": timedelta(milliseconds=1)}
+    on = await service.create_channel(
+        tenant_id=TENANT,
+        project_id=PROJECT,
+        name="restarting",
+        channel_type="waha",
+        config={**fakes.config("waha"), "auto_restart": restart},
+    )
+    await service.activate(on.id, tenant_id=TENANT)
+    await dispatcher.handle("waha", on.id, fakes.waha.pair())
+    await dispatcher.drain()
+    assert await status(service, on.id) is ChannelStatus.ACTIVE
+
+    await dispatcher.handle("waha", on.id, fakes.waha.session_status(status="FAILED"))
+    await dispatcher.drain()
+    restarts = [r for r in fakes.waha.requests if r.url.path.endswith("/restart")]
+    assert len(restarts) == 1
+    assert await status(service, on.id) is ChannelStatus.ERROR  # until WAHA reports WORKING
+    assert fakes.waha.sessions["default"]["status"] == "WORKING"
+
+    off_id = await create(service, fakes, "waha")
+    await service.apply_session_status(off_id, tenant_id=TENANT, status="FAILED")
+    assert len([r for r in fakes.waha.requests if r.url.path.endswith("/restart")]) == 1
+    await dispatcher.stop()

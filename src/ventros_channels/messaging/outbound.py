@@ -197,8 +197,8 @@ class DeleteMessage(_Out):
     message_id: str = Field(min_length=1)
     for_everyone: bool = True
     """Revoke it for every member of the chat (WhatsApp's "delete for everyone").
-    ``False`` removes it only from our own account where the platform tells the two apart
-    (WAHA); platforms that only delete for everyone (Telegram) refuse ``False``."""
+    ``False`` asks to remove it from our own account only; platforms that only delete for
+    everyone (Telegram, WAHA) refuse ``False`` before any request."""
 
 
 class LocationMessage(_Out):

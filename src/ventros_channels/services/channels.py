@@ -499,8 +499,27 @@ class ChannelService:
         adapter's session hook; :class:`CapabilityNotSupportedError` for a channel whose
         platform pairs no session."""
         channel = await self._load(channel_id, tenant_id)
-        self._require_pairing(channel).apply_session_status(channel, status)
-        return await self._commit(channel)
+        pairing = self._require_pairing(channel)
+        step: PairingStep = pairing.apply_session_status(channel, status)
+        channel = await self._commit(channel)
+        if step.restart:
+            await self._restart_session(channel, pairing)
+        return channel
+
+    async def _restart_session(self, channel: Channel, pairing: SessionPairing) -> None:
+        """Restart a failed session as the channel's config asks (the adapter waits out its
+        back-off first). A refusal is logged: the status itself was applied and saved."""
+        restart: Callable[..., Awaitable[str | None]] | None = getattr(
+            pairing, "restart_failed_session", None
+        )
+        if restart is None:
+            return
+        try:
+            status = await restart(self.http, channel.config)
+        except PlatformError as exc:
+            logger.warning("restarting the session of %s failed: %s", channel.id, exc)
+            return
+        logger.info("session of %s restarted: %s", channel.id, status)
 
     async def on_session_status(self, channel: Channel, event: SessionStatusChanged) -> None:
         """A ready ``session_status_hook`` for :class:`WebhookDispatcher`: applies the status

@@ -78,7 +78,6 @@ from ventros_channels.messaging.inbound import (
     MediaKind,
     MessageEcho,
     MessageReceived,
-    SessionStatusChanged,
 )
 from ventros_channels.messaging.limits import OutboundLimits
 from ventros_channels.messaging.outbound import OutboundMessage, SendResult
@@ -249,27 +248,6 @@ class WAHAAdapter(ChannelAdapter[WAHAConfig]):
         response = await self._request(client, config, "POST", path, idempotent=True)
         data = _json_object(response).get("status")
         return str(data) if data else await self.session_status(client, config)
-
-    def auto_restart_hook(
-        self, client: httpx.AsyncClient, then: sessions.SessionStatusHook
-    ) -> sessions.SessionStatusHook:
-        """A session-status hook for the webhook dispatcher (``with_session_status(...,
-        hook=...)``): ``then`` applies the status as usual (e.g. the channel service's
-        ``on_session_status``), then a FAILED session whose config enables ``auto_restart``
-        is restarted. The wait before the restart happens in the handling worker; a platform
-        error is logged, not raised (the delivery itself was handled)."""
-
-        async def hook(channel: Channel, event: SessionStatusChanged) -> None:
-            await then(channel, event)
-            config = channel.config
-            if not isinstance(config, WAHAConfig) or event.status != sessions.FAILED:
-                return
-            try:
-                await self.restart_failed_session(client, config)
-            except PlatformError as exc:
-                logger.warning("restarting WAHA session %s failed: %s", config.session_id, exc)
-
-        return hook
 
     def pairing_step(self, channel: Channel) -> PairingStep:
         return sessions.current_step(channel)
