@@ -10,7 +10,7 @@ Instagram share lives in :mod:`._messaging`; WhatsApp's own format in its packag
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -63,11 +63,12 @@ class GraphAdapter(ChannelAdapter[ConfigT], Generic[ConfigT]):
 
     # ------------------------------------------------------------------ verification
 
-    def _signed_times(self, entries: list[Any]) -> Iterator[datetime | None]:
-        """Every time the platform wrote in the entries (``entry.time``)."""
-        for entry in entries:
-            if isinstance(entry, dict):
-                yield graph_time(entry.get("time"))
+    def _stamps(self, entries: list[Any]) -> list[object]:
+        """Every time the platform wrote in the entries, as written (``entry.time``)."""
+        return [entry.get("time") for entry in entries if isinstance(entry, dict)]
+
+    _instant: Callable[[object], datetime | None] = staticmethod(graph_time)
+    """How this platform's times read (``None``: no usable instant)."""
 
     def signed_time(self, body: bytes) -> datetime | None:
         """The newest time written in the signed entries (``None`` when there is none)."""
@@ -78,11 +79,11 @@ class GraphAdapter(ChannelAdapter[ConfigT], Generic[ConfigT]):
         entries = data.get("entry") if isinstance(data, dict) else None
         if not isinstance(entries, list):
             return None
-        newest: datetime | None = None
-        for when in self._signed_times(entries):
-            if when is not None and (newest is None or when > newest):
-                newest = when
-        return newest
+        stamps = self._stamps(entries)
+        if len(stamps) == 1:  # the usual delivery: one item
+            return self._instant(stamps[0])
+        times = [when for when in map(self._instant, stamps) if when is not None]
+        return max(times, default=None)
 
     def check_signature(self, request: WebhookRequest, keys: VerificationKeys) -> None:
         verify_hmac(

@@ -20,8 +20,6 @@ tables), ``_outbound`` (message-class -> body encoder table), ``config``, ``fake
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import datetime
 from typing import Any, ClassVar
 
 import httpx
@@ -59,18 +57,19 @@ _TIMED_LISTS = ("messages", "statuses", "message_echoes")
 are left out on purpose: they describe messages up to months old."""
 
 
-def _stamps(value: dict[str, Any]) -> list[object]:
-    stamps: list[object] = []
+def _item_stamps(value: dict[str, Any], stamps: list[object]) -> None:
+    """Add the times the items of one change's ``value`` were sent to ``stamps``."""
     for name in _TIMED_LISTS:
         items = value.get(name)
         if isinstance(items, list):
-            stamps.extend(item.get("timestamp") for item in items if isinstance(item, dict))
+            for item in items:
+                if isinstance(item, dict):
+                    stamps.append(item.get("timestamp"))
     synced = value.get("state_sync")
     for item in synced if isinstance(synced, list) else ():
         meta = item.get("metadata") if isinstance(item, dict) else None
         if isinstance(meta, dict):
             stamps.append(meta.get("timestamp"))
-    return stamps
 
 
 class WhatsAppCloudAdapter(GraphAdapter[WhatsAppCloudConfig]):
@@ -109,20 +108,23 @@ class WhatsAppCloudAdapter(GraphAdapter[WhatsAppCloudConfig]):
     )
     media_kinds: ClassVar[frozenset[MediaKind]] = frozenset(MEDIA_TYPES)
 
-    def _signed_times(self, entries: list[Any]) -> Iterator[datetime | None]:
+    _instant = staticmethod(instant)
+
+    def _stamps(self, entries: list[Any]) -> list[object]:
         """Account-level entries carry ``time`` (seconds); message changes carry their items'
         own times (``history`` excepted: it describes the past)."""
+        stamps: list[object] = []
         for entry in entries:
             if not isinstance(entry, dict):
                 continue
             if "time" in entry:
-                yield instant(entry["time"])
+                stamps.append(entry["time"])
             changes = entry.get("changes")
             for change in changes if isinstance(changes, list) else ():
                 value = change.get("value") if isinstance(change, dict) else None
                 if isinstance(value, dict) and change.get("field") != "history":
-                    for stamp in _stamps(value):
-                        yield instant(stamp)
+                    _item_stamps(value, stamps)
+        return stamps
 
     @staticmethod
     def _token(config: WhatsAppCloudConfig) -> str:

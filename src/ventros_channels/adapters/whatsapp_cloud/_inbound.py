@@ -43,6 +43,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Protocol, TypeVar, cast
 
+from ventros_channels.adapters._events import validator
 from ventros_channels.adapters._safe import epoch, timestamp_fields
 from ventros_channels.adapters.base import MALFORMED
 from ventros_channels.adapters.whatsapp_cloud._payloads import (
@@ -342,12 +343,15 @@ CONTENT: dict[str, Callable[[Message], Fields]] = {
 
 Mapper = Callable[[Message, Fields, Scope], InboundEvent]
 
+_RECEIVED = validator(MessageReceived)
+_ECHO = validator(MessageEcho)
+
 
 def _content_message(read: Callable[[Message], Fields]) -> Mapper:
     def content_message(message: Message, fields: Fields, scope: Scope) -> InboundEvent:
         fields.update(read(message))
         _context(fields, message)
-        return MessageEcho(**fields) if scope.echo else MessageReceived(**fields)
+        return (_ECHO if scope.echo else _RECEIVED)(fields)
 
     return content_message
 
@@ -356,7 +360,7 @@ def _reaction(message: Message, fields: Fields, scope: Scope) -> InboundEvent:
     reaction = message["reaction"]
     fields["target_message_id"] = str(reaction["message_id"])
     fields["emoji"] = reaction.get("emoji") or None
-    return ReactionChanged(**fields)
+    return ReactionChanged.model_validate(fields)
 
 
 def _edit(message: Message, fields: Fields, scope: Scope) -> InboundEvent:
@@ -369,12 +373,12 @@ def _edit(message: Message, fields: Fields, scope: Scope) -> InboundEvent:
     fields.update(
         target_message_id=str(edit["original_message_id"]), text=text, attachments=attachments
     )
-    return MessageEdited(**fields)
+    return MessageEdited.model_validate(fields)
 
 
 def _revoke(message: Message, fields: Fields, scope: Scope) -> InboundEvent:
     fields["target_message_id"] = str(message["revoke"]["original_message_id"])
-    return MessageDeleted(**fields)
+    return MessageDeleted.model_validate(fields)
 
 
 def _system(message: Message, fields: Fields, scope: Scope) -> InboundEvent:
@@ -458,7 +462,11 @@ def _name_sender(fields: Fields, sender: str, user_id: str | None, scope: Scope)
     a delivery usually names one contact, for its one message)."""
     name = username = other = None
     for contact in scope.contacts:
-        wa_id, bsuid = _id(contact.get("wa_id")), _id(contact.get("user_id"))
+        wa_id, bsuid = contact.get("wa_id"), contact.get("user_id")
+        if type(wa_id) is not str or not wa_id:  # _id() inlined: one call fewer per contact
+            wa_id = _text(wa_id)
+        if bsuid is not None:
+            bsuid = _id(bsuid)
         if sender in (wa_id, bsuid):
             profile = contact.get("profile") or {}
             name, username = profile.get("name"), profile.get("username")

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, ClassVar, Protocol, TypedDict, cast
 
 import attrs
 
+from ventros_channels.adapters._events import validator
 from ventros_channels.adapters._meta._messaging._payloads import (
     Attachment,
     AttachmentPayload,
@@ -136,6 +137,7 @@ class Facts:
         "item",
         "notes",
         "own_time",
+        "prefix",
         "recipient",
         "sender",
         "when",
@@ -148,11 +150,14 @@ class Facts:
         item: MessagingItem,
         account: str | None,
         entry: Entry,
+        prefix: str | None = None,
     ) -> None:
         self.host = host
         self.dialect = dialect
         self.item = item
         self.account = account
+        # host.event_key(account, ""): what every key of the item starts with
+        self.prefix = _key_prefix(host, account) if prefix is None else prefix
         self.sender = _party(item.get("sender"))
         self.recipient = _party(item.get("recipient"))
         stamp = item.get("timestamp")
@@ -190,7 +195,7 @@ class Facts:
 
     def key(self, kind: str, *parts: object) -> str:
         """``host.event_key(account, kind, *parts)``, from its per-account prefix."""
-        return _key_prefix(self.host, self.account) + ":".join(map(str, (kind, *parts)))
+        return self.prefix + ":".join(map(str, (kind, *parts)))
 
     def stamp_part(self) -> str:
         """The item's own time as written (stable across Meta's retries), else its content."""
@@ -397,9 +402,13 @@ def _message(facts: Facts) -> InboundEvent:
         raise KeyError("recipient" if echo else "sender")
     fields = cast(Fields, facts.common(chat))
     fields["message_id"] = mid
-    fields["idempotency_key"] = facts.key("msg", mid)
+    fields["idempotency_key"] = facts.prefix + "msg:" + mid  # facts.key("msg", mid)
     fields.update(read_content(message, facts.dialect))
-    return (MessageEcho if echo else MessageReceived).model_validate(fields)
+    return (_ECHO if echo else _RECEIVED)(fields)
+
+
+_RECEIVED = validator(MessageReceived)
+_ECHO = validator(MessageEcho)
 
 
 def _postback(facts: Facts) -> InboundEvent:
@@ -498,12 +507,12 @@ no table names become :class:`Unsupported` with the item's ids."""
 
 
 def _item(
-    host: Host, dialect: Dialect, item: object, account: str | None, entry: Entry
+    host: Host, dialect: Dialect, item: object, account: str | None, entry: Entry, prefix: str
 ) -> InboundEvent:
     if type(item) is not dict:
         when = graph_time(entry.get("time"))
         return host._unsupported(item, account, "", when, "malformed messaging item")
-    facts = Facts(host, dialect, cast(MessagingItem, item), account, entry)
+    facts = Facts(host, dialect, cast(MessagingItem, item), account, entry, prefix)
     events = dialect.events
     try:
         for name in reversed(item):  # Meta writes the event field after sender and time
@@ -539,8 +548,9 @@ def _entry(host: Host, dialect: Dialect, entry: Entry, out: list[InboundEvent]) 
         items = entry.get(name)
         if type(items) is list:
             found = True
+            prefix = _key_prefix(host, account)
             for item in items:
-                out.append(_item(host, dialect, item, account, entry))
+                out.append(_item(host, dialect, item, account, entry, prefix))
     changes = entry.get("changes")
     if type(changes) is not list and "field" in entry:
         changes = [entry]  # one change written on the entry itself: it is its own raw
