@@ -20,6 +20,8 @@ _WA_RICH = "tests/adapters/test_whatsapp_rich.py"
 _WA_TPL = "tests/adapters/test_whatsapp_templates.py"
 _TG_MEDIA = "tests/adapters/test_telegram_media.py"
 _TG_KINDS = f"{_TG_MEDIA}::test_each_kind_goes_to_its_method_by_file_id_url_and_upload"
+_WAHA_MEDIA = "tests/adapters/test_waha_media.py"
+_WAHA_KINDS = f"{_WAHA_MEDIA}::test_each_kind_by_url_and_by_upload"
 
 COVERAGE: Mapping[tuple[str, str], tuple[str, ...]] = {
     # Telegram
@@ -112,6 +114,24 @@ COVERAGE: Mapping[tuple[str, str], tuple[str, ...]] = {
     ("waha", "presence"): (
         "tests/adapters/test_waha_rich.py::test_presence_update_is_one_event_per_member",
         "tests/adapters/test_waha_rich.py::test_an_unknown_presence_is_kept_as_unsupported",
+    ),
+    ("waha", "media:audio"): (_WAHA_KINDS,),
+    ("waha", "media:document"): (_WAHA_KINDS,),
+    ("waha", "media:video"): (_WAHA_KINDS,),
+    ("waha", "media:voice"): (_WAHA_KINDS,),
+    ("waha", "media_upload"): (_WAHA_KINDS,),
+    ("waha", "media_download"): (
+        f"{_WAHA_MEDIA}::test_received_media_is_downloaded_from_waha_with_the_api_key",
+    ),
+    ("waha", "reactions"): (
+        f"{_WAHA_MEDIA}::test_a_reaction_is_put_and_removed_with_an_empty_string",
+    ),
+    ("waha", "session_pairing"): (
+        f"{_WAHA_MEDIA}::test_qr_pairing_from_a_new_session_to_working",
+        "tests/management/test_api.py::test_activate_waha_returns_the_qr_code_then_pairing_connects",
+    ),
+    ("waha", "webhook_registration"): (
+        f"{_WAHA_MEDIA}::test_webhook_is_registered_read_and_removed_in_the_session_config",
     ),
     # WhatsApp Cloud
     ("whatsapp", "inbound_media"): (f"{_META}::test_whatsapp_media_kinds_and_replies",),
@@ -218,15 +238,6 @@ PENDING: frozenset[tuple[str, str]] = frozenset(
         ("messenger", "media:voice"),
         ("messenger", "media_download"),
         ("messenger", "webhook_registration"),
-        ("waha", "media:audio"),
-        ("waha", "media:document"),
-        ("waha", "media:video"),
-        ("waha", "media:voice"),
-        ("waha", "media_download"),
-        ("waha", "media_upload"),
-        ("waha", "reactions"),
-        ("waha", "session_pairing"),
-        ("waha", "webhook_registration"),
     }
 )
 """Declared cells without a registered test yet (many are exercised by tests not registered
