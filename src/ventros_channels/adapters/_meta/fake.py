@@ -209,7 +209,11 @@ class FakeGraph(FakePlatform):
         return json_response(200, {"data": page, "paging": paging})
 
     def _subscribe(self, token: str, parts: list[str], request: httpx.Request) -> httpx.Response:
-        self.subscribed.add(parts[0])
+        """``POST`` subscribes the node to the app, ``DELETE`` unsubscribes it."""
+        if request.method == "DELETE":
+            self.subscribed.discard(parts[0])
+        else:
+            self.subscribed.add(parts[0])
         return json_response(200, {"success": True})
 
     def _node(self, token: str, parts: list[str], request: httpx.Request) -> httpx.Response:

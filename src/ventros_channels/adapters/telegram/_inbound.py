@@ -211,6 +211,9 @@ _DETAILS: dict[str, Callable[[Any, Fields, Message], None]] = {
 }
 """Fields that qualify a message's content."""
 _CONTENT_OR_DETAIL = {**_CONTENT, **_DETAILS}
+_SUPERSEDED_BY = {"document": "animation"}
+"""A field skipped when the other is present: Telegram repeats an animation as ``document``
+for older clients, and the one file must give one attachment."""
 
 
 def _content(message: Message) -> Fields | None:
@@ -219,7 +222,7 @@ def _content(message: Message) -> Fields | None:
     known = False
     for field, value in message.items():
         add = _CONTENT_OR_DETAIL.get(field)
-        if add is not None:
+        if add is not None and _SUPERSEDED_BY.get(field) not in message:
             add(value, out, message)
             known = known or field in _CONTENT
     if not known:

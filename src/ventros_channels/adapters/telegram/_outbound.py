@@ -3,9 +3,9 @@ the method and builds its body (JSON, or a multipart form when bytes are uploade
 
 Each encoder follows its method's page of https://core.telegram.org/bots/api. What Telegram
 cannot carry is refused with :class:`CapabilityNotSupportedError` before any request, never
-dropped: a venue without an address, a contact without a phone number, deleting a message
-for our own account only. Bots cannot mark messages as read (there is no such method), so
-``MarkAsRead`` has no encoder.
+dropped: a venue without an address, a contact without a phone number, a video note by URL,
+deleting a message for our own account only. Bots cannot mark messages as read (there is no
+such method), so ``MarkAsRead`` has no encoder.
 """
 
 from __future__ import annotations
@@ -103,6 +103,9 @@ def _list(message: ListMessage) -> ApiCall:
 
 
 def _media(message: MediaMessage) -> ApiCall:
+    if message.media_kind is MediaKind.VIDEO_NOTE and message.url is not None:
+        # sendVideoNote takes a file id or an upload; Telegram does not fetch video notes by URL
+        raise CapabilityNotSupportedError("telegram", "send a video note by URL")
     method, field = SEND_METHODS.get(message.media_kind, ("sendDocument", "document"))
     body = _target(message)
     if message.caption:

@@ -28,7 +28,15 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
     "sendVenue": ("chat_id", "latitude", "longitude", "title", "address"),
     "sendContact": ("chat_id", "phone_number", "first_name"),
     "sendPoll": ("chat_id", "question", "options"),
+    "sendPhoto": ("chat_id", "photo"),
+    "sendDocument": ("chat_id", "document"),
+    "sendVideo": ("chat_id", "video"),
+    "sendAudio": ("chat_id", "audio"),
+    "sendVoice": ("chat_id", "voice"),
+    "sendAnimation": ("chat_id", "animation"),
     "sendSticker": ("chat_id", "sticker"),
+    "sendVideoNote": ("chat_id", "video_note"),
+    "setMessageReaction": ("chat_id", "message_id"),
     "sendChatAction": ("chat_id", "action"),
     "editMessageText": ("chat_id", "message_id", "text"),
     "deleteMessage": ("chat_id", "message_id"),
@@ -78,6 +86,8 @@ class FakeTelegram(FakePlatform):
         self.users: dict[str, dict[str, Any]] = {}
         """Private chats ``getChat`` knows, by chat id (see :meth:`add_user`)."""
         self.chat_actions: list[tuple[str, str]] = []
+        self.reactions: dict[tuple[str, int], list[dict[str, Any]]] = {}
+        """The bot's reaction per (chat id, message id); an empty list is none."""
         self._updates = itertools.count(900001)
 
     def config(self) -> dict[str, Any]:
@@ -161,7 +171,7 @@ class FakeTelegram(FakePlatform):
                 "pending_update_count": 0,
             },
             "sendChatAction": self._chat_action,
-            "setMessageReaction": lambda _m, _b: True,
+            "setMessageReaction": self._react,
             "answerCallbackQuery": lambda _m, _b: True,
             "editMessageText": self._edit,
             "deleteMessage": self._delete,
@@ -176,6 +186,15 @@ class FakeTelegram(FakePlatform):
         if body["action"] not in _CHAT_ACTIONS:
             raise ApiRefusal("Bad Request: wrong parameter action in request")
         self.chat_actions.append((str(body["chat_id"]), str(body["action"])))
+        return True
+
+    def _react(self, _method: str, body: dict[str, Any]) -> bool:
+        reaction = body.get("reaction", [])
+        if not isinstance(reaction, list) or len(reaction) > 1:  # bots set one reaction at most
+            raise ApiRefusal("Bad Request: REACTIONS_TOO_MANY")
+        if any(r.get("type") != "emoji" or not r.get("emoji") for r in reaction):
+            raise ApiRefusal("Bad Request: REACTION_INVALID")
+        self.reactions[(str(body["chat_id"]), int(body["message_id"]))] = reaction
         return True
 
     def _find(self, body: dict[str, Any], what: str) -> tuple[tuple[str, int], dict[str, Any]]:

@@ -14,7 +14,7 @@ import httpx
 from ventros_channels.testing._fake import FakePlatform, SentMessage, json_response, signed_request
 from ventros_channels.webhooks.request import WebhookRequest
 
-__all__ = ["WAHA_HOST", "FakeWAHA", "SyntheticHistory"]
+__all__ = ["QR_PNG", "WAHA_HOST", "FakeWAHA", "SyntheticHistory"]
 
 _SENDS = frozenset(
     {
@@ -33,6 +33,8 @@ _PRESENCES = frozenset({"online", "offline", "typing", "recording", "paused"})
 """What ``POST /api/{session}/presence`` accepts."""
 
 WAHA_HOST = "http://waha.fake"
+QR_PNG = b"\x89PNG\r\n\x1a\n fake QR code"
+"""What ``/api/{session}/auth/qr?format=image`` answers (a PNG signature, not a real image)."""
 
 
 class SyntheticHistory:
@@ -102,6 +104,8 @@ class FakeWAHA(FakePlatform):
         """(chat id, presence) set through ``/api/{session}/presence``."""
         self.contacts: dict[str, dict[str, Any]] = {}
         """Contact ids -> ``{"contact": ..., "picture": url or None}``."""
+        self.reactions: dict[str, str] = {}
+        """Our reaction per message id (``PUT /api/reaction``; an empty string is none)."""
         self.failing_restarts = 0
         self._failures: list[tuple[str, int, int]] = []
         self._qr = itertools.count(1)
@@ -146,6 +150,7 @@ class FakeWAHA(FakePlatform):
             self._presence_route,
             self._contacts_route,
             self._history_route,
+            self._reaction_route,
         )
         for route in routes:
             answer = route(parts, request, body)
@@ -153,7 +158,7 @@ class FakeWAHA(FakePlatform):
                 return answer
         if len(parts) == 2 and parts[0] == "api" and parts[1] in _SENDS:
             return self._send(parts[1], body)
-        if len(parts) == 2 and parts[0] == "api" and parts[1] in _ACTIONS:
+        if len(parts) == 2 and parts[0] == "api" and parts[1] in _ACTIONS - {"reaction"}:
             return json_response(200, {})
         return json_response(
             404, {"message": f"no fake route for {request.method} {request.url.path}"}
@@ -214,6 +219,8 @@ class FakeWAHA(FakePlatform):
         """``/api/{session}/auth/qr`` and ``/api/{session}/auth/request-code``."""
         if len(parts) != 4 or parts[0] != "api" or parts[2] != "auth":
             return None
+        if parts[3] == "qr" and request.url.params.get("format") == "image":
+            return httpx.Response(200, content=QR_PNG, headers={"content-type": "image/png"})
         if parts[3] == "qr":
             return json_response(
                 200, {"value": f"2@fake-pairing-code-{next(self._qr)},{parts[1]},QRKEY=="}
@@ -267,6 +274,15 @@ class FakeWAHA(FakePlatform):
         if parts[2:] == ["profile-picture"]:
             return json_response(200, {"profilePictureURL": known.get("picture")})
         return json_response(200, known.get("contact")) if len(parts) == 2 else None
+
+    def _reaction_route(
+        self, parts: list[str], request: httpx.Request, body: dict[str, Any]
+    ) -> httpx.Response | None:
+        """``PUT /api/reaction`` with ``messageId`` and ``reaction`` (empty: removed)."""
+        if parts != ["api", "reaction"] or request.method != "PUT":
+            return None
+        self.reactions[str(body.get("messageId"))] = str(body.get("reaction", ""))
+        return json_response(200, {})
 
     def _history_route(
         self, parts: list[str], request: httpx.Request, body: dict[str, Any]
