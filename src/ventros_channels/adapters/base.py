@@ -298,8 +298,10 @@ class ChannelAdapter(ABC, Generic[ConfigT]):
     def event_key(self, account: str | None, kind: str, *parts: object) -> str:
         """The idempotency key of an inbound item: stable across the platform's retries of
         the same delivery, distinct per account, kind and the item's own identifiers."""
-        head = f"{self.channel_type}:{account}" if account else str(self.channel_type)
-        return ":".join((head, kind, *(str(p) for p in parts)))
+        head = f"{self.channel_type}:{account}:{kind}" if account else f"{self.channel_type}:{kind}"
+        if len(parts) == 1:  # the usual case: one id of the item's own
+            return f"{head}:{parts[0]}"
+        return ":".join((head, *map(str, parts)))
 
     def handshake(self, request: WebhookRequest, config: ConfigT) -> WebhookResponse | None:
         """Answer a subscription handshake (e.g. Meta's ``hub.challenge`` GET).

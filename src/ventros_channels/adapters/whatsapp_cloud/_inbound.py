@@ -40,7 +40,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any, Protocol, TypeVar, cast
 
 from ventros_channels.adapters._events import validator
@@ -161,10 +160,8 @@ def _text(value: object) -> str | None:
     return None
 
 
-@lru_cache(maxsize=256)
 def _key_prefix(make_key: KeyMaker, account: str | None, kind: str) -> str:
-    """``make_key(account, kind, "")``: the key of an item is this plus its id. Remembered,
-    since every message of an account asks for the same one."""
+    """``make_key(account, kind, "")``: the key of an item is this plus its id."""
     return make_key(account, kind, "")
 
 

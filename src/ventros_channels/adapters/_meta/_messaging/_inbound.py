@@ -16,7 +16,6 @@ recorded in ``malformed_fields``.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Hashable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, ClassVar, Protocol, TypedDict, cast
@@ -216,10 +215,9 @@ class Facts:
         )
 
 
-@functools.lru_cache(maxsize=256)
 def _key_prefix(host: Host, account: str | None) -> str:
-    """What the adapter's key helper puts before the kind (``"messenger:<page>:"``): computed
-    once per account, as key building is a noticeable part of normalizing one message."""
+    """What the adapter's key helper puts before the kind (``"messenger:<page>:"``), computed
+    once per entry."""
     return host.event_key(account, "")
 
 
